@@ -1,0 +1,5 @@
+"""Lets `python -m hostwatch` run the command line."""
+
+from hostwatch.cli import main
+
+main()

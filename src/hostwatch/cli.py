@@ -1,0 +1,302 @@
+"""The `hostwatch` command and its subcommands."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from hostwatch.auth import audit, service
+from hostwatch.config import Settings, SettingsError
+from hostwatch.db import migrate
+from hostwatch.db.engine import make_engine, make_session_factory, transaction
+from hostwatch.errors import HostwatchError
+
+app = typer.Typer(help="Hostwatch: a self-hosted endpoint security portal.", no_args_is_help=True)
+users_app = typer.Typer(help="Manage users and their roles.", no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens for automation.", no_args_is_help=True)
+enroll_app = typer.Typer(help="Agent enrollment tokens.", no_args_is_help=True)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(enroll_app, name="enroll-token")
+app.add_typer(db_app, name="db")
+
+console = Console(stderr=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+
+
+@app.callback()
+def _setup() -> None:
+    level = os.environ.get("HOSTWATCH_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _sessions(settings: Settings) -> Any:
+    engine = make_engine(settings.resolved_database_url)
+    migrate.upgrade(engine)
+    return make_session_factory(engine)
+
+
+def _fail(exc: HostwatchError) -> typer.Exit:
+    console.print(f"[red]error ({exc.code}):[/] {exc.detail}")
+    if exc.hint:
+        console.print(f"hint: {exc.hint}")
+    return typer.Exit(1)
+
+
+def _read_password(stdin: bool) -> str:
+    if stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+def _cli_audit(session: Session, action: str, target: str, detail: dict[str, Any] | None = None):
+    actor = os.environ.get("SUDO_USER") or os.environ.get("USER") or "cli"
+    audit.record(
+        session,
+        actor=f"cli:{actor}",
+        actor_kind="system",
+        action=action,
+        target=target,
+        detail=detail,
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Run the server (the API and the web app)."""
+    import uvicorn
+
+    from hostwatch.api.app import create_app
+
+    settings = _settings()
+    engine = make_engine(settings.resolved_database_url)
+    migrate.upgrade(engine)
+    web = create_app(settings, engine)
+    uvicorn.run(
+        web,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+        access_log=False,
+        proxy_headers=False,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database schema to the newest version."""
+    settings = _settings()
+    engine = make_engine(settings.resolved_database_url)
+    migrate.upgrade(engine)
+    console.print(f"schema at revision {migrate.current(engine)}")
+
+
+@users_app.command("create")
+def users_create(
+    name: str,
+    role: Annotated[str, typer.Option(help="viewer, analyst, responder or admin")] = "viewer",
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+) -> None:
+    """Create a user."""
+    sessions = _sessions(_settings())
+    password = _read_password(password_stdin)
+    try:
+        with transaction(sessions) as session:
+            user = service.create_user(session, name, service.parse_role(role), password)
+            _cli_audit(session, "user.create", user.name, {"role": user.role})
+    except HostwatchError as exc:
+        raise _fail(exc) from exc
+    console.print(f"created user {name} with role {role}")
+
+
+@users_app.command("list")
+def users_list(as_json: JsonOpt = False) -> None:
+    """List users."""
+    sessions = _sessions(_settings())
+    with transaction(sessions) as session:
+        rows = [
+            {
+                "name": u.name,
+                "role": u.role,
+                "disabled": u.disabled,
+                "created_at": u.created_at.isoformat(),
+            }
+            for u in service.list_users(session)
+        ]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("name", "role", "disabled", "created")
+    for row in rows:
+        table.add_row(row["name"], row["role"], str(row["disabled"]), row["created_at"])
+    Console().print(table)
+
+
+@users_app.command("set-role")
+def users_set_role(name: str, role: str) -> None:
+    """Change a user's role."""
+    sessions = _sessions(_settings())
+    try:
+        with transaction(sessions) as session:
+            user = service.get_user(session, name)
+            new_role = service.parse_role(role)
+            _cli_audit(session, "user.update", name, {"role": [user.role, new_role.value]})
+            user.role = new_role.value
+    except HostwatchError as exc:
+        raise _fail(exc) from exc
+    console.print(f"{name} is now {role}")
+
+
+@users_app.command("reset-password")
+def users_reset_password(
+    name: str, password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False
+) -> None:
+    """Set a new password for a user; their open sessions end."""
+    sessions = _sessions(_settings())
+    password = _read_password(password_stdin)
+    try:
+        with transaction(sessions) as session:
+            service.set_password(session, service.get_user(session, name), password)
+            _cli_audit(session, "user.password", name)
+    except HostwatchError as exc:
+        raise _fail(exc) from exc
+    console.print(f"password of {name} changed")
+
+
+@users_app.command("disable")
+def users_disable(name: str, enable: Annotated[bool, typer.Option("--enable")] = False) -> None:
+    """Disable a user (or enable again with --enable)."""
+    sessions = _sessions(_settings())
+    try:
+        with transaction(sessions) as session:
+            user = service.get_user(session, name)
+            user.disabled = not enable
+            _cli_audit(session, "user.update", name, {"disabled": not enable})
+    except HostwatchError as exc:
+        raise _fail(exc) from exc
+    console.print(f"{name} is {'enabled' if enable else 'disabled'}")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    user: Annotated[str, typer.Option("--user", help="The user the token acts as.")],
+    name: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an API token; it is printed once."""
+    sessions = _sessions(_settings())
+    try:
+        with transaction(sessions) as session:
+            raw, token = service.create_api_token(session, service.get_user(session, user), name)
+            _cli_audit(session, "token.create", f"{user}/{name}")
+            token_id = token.id
+    except HostwatchError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        print(json.dumps({"id": token_id, "user": user, "name": name, "token": raw}))
+    else:
+        print(raw)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: str) -> None:
+    """Revoke an API token by id."""
+    sessions = _sessions(_settings())
+    try:
+        with transaction(sessions) as session:
+            service.revoke_api_token(session, token_id)
+            _cli_audit(session, "token.revoke", token_id)
+    except HostwatchError as exc:
+        raise _fail(exc) from exc
+    console.print(f"token {token_id} revoked")
+
+
+@enroll_app.command("create")
+def enroll_token_create(
+    valid_hours: Annotated[int, typer.Option(help="Hours until it expires (0: never).")] = 168,
+    max_uses: Annotated[int | None, typer.Option(help="How many agents may use it.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an agent enrollment token; it is printed once."""
+    from hostwatch.devices import enrollment
+
+    sessions = _sessions(_settings())
+    try:
+        with transaction(sessions) as session:
+            raw, token = enrollment.create_enroll_token(
+                session,
+                "cli",
+                valid_for=timedelta(hours=valid_hours) if valid_hours else None,
+                max_uses=max_uses,
+            )
+            _cli_audit(session, "enroll_token.create", token.id)
+            expires = token.expires_at.isoformat() if token.expires_at else None
+    except HostwatchError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        print(json.dumps({"id": token.id, "token": raw, "expires_at": expires}))
+    else:
+        print(raw)
+
+
+@app.command()
+def agent(
+    server: Annotated[str, typer.Option(help="The server's URL, e.g. http://127.0.0.1:8765")],
+    enroll_token: Annotated[
+        str | None,
+        typer.Option(envvar="HOSTWATCH_ENROLL_TOKEN", help="Needed for the first start only."),
+    ] = None,
+    data_dir: Annotated[Path, typer.Option(help="Where the agent keeps its state.")] = Path(
+        "var/agent"
+    ),
+    heartbeat_interval: Annotated[
+        float | None, typer.Option(help="Seconds between heartbeats (default: the server's).")
+    ] = None,
+) -> None:
+    """Run the endpoint agent on this machine."""
+    from hostwatch.agent.runner import run_agent
+
+    raise typer.Exit(
+        run_agent(server, enroll_token, data_dir, heartbeat_interval=heartbeat_interval)
+    )
+
+
+@app.command()
+def up(
+    port: Annotated[int | None, typer.Option(help="Port for the server.")] = None,
+) -> None:
+    """The main job: server and agent on this machine, on the embedded database."""
+    from hostwatch.launcher import run_stack
+
+    raise typer.Exit(run_stack(_settings(), port))
+
+
+def main() -> None:
+    app()

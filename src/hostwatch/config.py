@@ -1,0 +1,88 @@
+"""Settings from the environment; every setting is a HOSTWATCH_* variable."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """A setting has a value Hostwatch cannot use; the message names the variable."""
+
+
+def _env_int(name: str, default: int, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=lambda: Path("var"))
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8765
+    heartbeat_interval: int = 30
+    # A device silent for longer than this is shown as inactive.
+    inactive_after_seconds: int = 7 * 24 * 3600
+    # An agent heartbeat wants a fresh inventory once the last one is this old.
+    inventory_interval_seconds: int = 24 * 3600
+    session_ttl_seconds: int = 12 * 3600
+    # Failed logins allowed per user name and per client address in the window.
+    login_failures_per_user: int = 5
+    login_failures_per_address: int = 20
+    login_failure_window_seconds: int = 15 * 60
+    max_body_bytes: int = 1 * 1024 * 1024
+    max_agent_body_bytes: int = 64 * 1024 * 1024
+    # Set when the server sits behind TLS so cookies carry the Secure flag.
+    secure_cookies: bool = False
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'hostwatch.db').resolve()}"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            data_dir=Path(os.environ.get("HOSTWATCH_DATA_DIR") or "var"),
+            database_url=os.environ.get("HOSTWATCH_DATABASE_URL", ""),
+            host=os.environ.get("HOSTWATCH_HOST") or "127.0.0.1",
+            port=_env_int("HOSTWATCH_PORT", 8765, minimum=1),
+            heartbeat_interval=_env_int("HOSTWATCH_HEARTBEAT_INTERVAL", 30, minimum=1),
+            inactive_after_seconds=_env_int(
+                "HOSTWATCH_INACTIVE_AFTER_SECONDS", 7 * 24 * 3600, minimum=60
+            ),
+            inventory_interval_seconds=_env_int(
+                "HOSTWATCH_INVENTORY_INTERVAL_SECONDS", 24 * 3600, minimum=60
+            ),
+            session_ttl_seconds=_env_int("HOSTWATCH_SESSION_TTL_SECONDS", 12 * 3600, minimum=60),
+            login_failures_per_user=_env_int("HOSTWATCH_LOGIN_FAILURES_PER_USER", 5, minimum=1),
+            login_failures_per_address=_env_int(
+                "HOSTWATCH_LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1
+            ),
+            login_failure_window_seconds=_env_int(
+                "HOSTWATCH_LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60, minimum=1
+            ),
+            secure_cookies=_env_bool("HOSTWATCH_SECURE_COOKIES", False),
+        )

@@ -1,0 +1,1 @@
+"""Device registry: identity, enrollment, inventory, tags and health."""

@@ -1,0 +1,111 @@
+"""Device identity, facts, sources, system tags and health state."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from hostwatch import protocol
+from hostwatch.config import Settings
+from hostwatch.devices.models import AgentCredential, Device, DeviceTag
+
+SOURCES = ("agent", "endpoint_logs", "directory")
+
+
+def find_for_agent(session: Session, host: protocol.HostFacts) -> Device | None:
+    """The device an enrolling agent is, if Hostwatch knows it already."""
+    if host.machine_id:
+        device = session.scalar(select(Device).where(Device.machine_id == host.machine_id))
+        if device is not None:
+            return device
+    # A device known only from logs or the directory, matched by FQDN then host name.
+    # Devices with an agent of their own are never matched by name: names collide.
+    without_agent = (
+        ~select(AgentCredential.device_id).where(AgentCredential.device_id == Device.id).exists()
+    )
+    for column, value in ((Device.fqdn, host.fqdn), (Device.hostname, host.hostname)):
+        if not value:
+            continue
+        device = session.scalar(
+            select(Device).where(func.lower(column) == value.lower(), without_agent).limit(1)
+        )
+        if device is not None:
+            return device
+    return None
+
+
+def apply_host_facts(device: Device, host: protocol.HostFacts) -> None:
+    device.hostname = host.hostname
+    device.fqdn = host.fqdn
+    device.domain = host.domain
+    device.os_family = host.os_family
+    device.os_name = host.os_name
+    device.os_version = host.os_version
+    device.os_kernel = host.os_kernel
+    device.os_arch = host.os_arch
+    device.machine_id = host.machine_id
+    device.ip_addresses = list(host.ip_addresses)
+    device.mac_addresses = list(host.mac_addresses)
+    device.resources = {
+        "cpu_count": host.cpu_count,
+        "cpu_model": host.cpu_model,
+        "memory_bytes": host.memory_bytes,
+        "disk_total_bytes": host.disk_total_bytes,
+        "disk_free_bytes": host.disk_free_bytes,
+    }
+    device.boot_time = host.boot_time
+
+
+def add_source(device: Device, source: str) -> None:
+    if source not in SOURCES:
+        raise ValueError(f"unknown device source {source!r}")
+    if source not in (device.sources or []):
+        device.sources = [*(device.sources or []), source]
+
+
+def sync_system_tags(session: Session, device: Device) -> None:
+    """System tags say where a device is known from and its OS family; users cannot remove them."""
+    wanted = {f"source:{s}" for s in device.sources or []}
+    if device.os_family:
+        wanted.add(f"os:{device.os_family}")
+    current = {t.name: t for t in device.tags if t.kind == "system"}
+    for name, tag in current.items():
+        if name not in wanted:
+            device.tags.remove(tag)
+    for name in sorted(wanted - set(current)):
+        device.tags.append(DeviceTag(name=name, kind="system", created_by="hostwatch"))
+
+
+def health(device: Device, settings: Settings, now: datetime) -> tuple[str, list[str]]:
+    """The health state and the reasons for it: active, inactive or misconfigured."""
+    reasons: list[str] = []
+    if device.last_seen is None or now - device.last_seen > timedelta(
+        seconds=settings.inactive_after_seconds
+    ):
+        days = settings.inactive_after_seconds / 86400
+        reasons.append(f"no report for more than {days:g} days")
+        return "inactive", reasons
+    agent = device.agent
+    if agent is not None:
+        status: dict[str, Any] = agent.status or {}
+        if agent.revoked_at is not None:
+            reasons.append("the agent's credential was revoked")
+        reasons.extend(f"agent error: {e}" for e in status.get("errors") or [])
+        if status.get("dropped_events"):
+            reasons.append(f"the agent dropped {status['dropped_events']} events (spool full)")
+        if device.inventory_collected_at is None:
+            reasons.append("no inventory received yet")
+    if reasons:
+        return "misconfigured", reasons
+    return "active", []
+
+
+def health_filter(state: str, settings: Settings, now: datetime) -> Any:
+    """A SQL condition for a health filter; misconfigured devices are a subset of active ones."""
+    cutoff = now - timedelta(seconds=settings.inactive_after_seconds)
+    if state == "inactive":
+        return or_(Device.last_seen.is_(None), Device.last_seen < cutoff)
+    return Device.last_seen >= cutoff

@@ -1,0 +1,133 @@
+"""Routes for the device list, a device's profile, its software, tags and enrollment tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from hostwatch.api.deps import Admin, Analyst, AppSettings, Db, Viewer, record_audit
+from hostwatch.devices import enrollment, queries, schemas, tags
+from hostwatch.devices.models import EnrollToken
+
+router = APIRouter(prefix="/api", tags=["devices"])
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+@router.get("/devices", response_model=schemas.DevicePage)
+def list_devices(
+    _: Viewer,
+    db: Db,
+    settings: AppSettings,
+    q: Annotated[str | None, Query(max_length=256)] = None,
+    tag: Annotated[list[str] | None, Query()] = None,
+    health: str | None = None,
+    source: str | None = None,
+    sort: str = "name",
+    limit: Limit = 50,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> schemas.DevicePage:
+    return queries.list_devices(
+        db,
+        settings,
+        q=q,
+        tags=tag,
+        health=health,
+        source=source,
+        sort=sort,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@router.get("/devices/{device_id}", response_model=schemas.DeviceDetail)
+def get_device(device_id: str, _: Viewer, db: Db, settings: AppSettings) -> schemas.DeviceDetail:
+    return queries.device_detail(db, settings, device_id)
+
+
+@router.get("/devices/{device_id}/software", response_model=schemas.SoftwarePage)
+def list_software(
+    device_id: str,
+    _: Viewer,
+    db: Db,
+    q: Annotated[str | None, Query(max_length=256)] = None,
+    limit: Limit = 30,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> schemas.SoftwarePage:
+    return queries.list_software(db, device_id, q=q, limit=limit, cursor=cursor)
+
+
+@router.post("/devices/{device_id}/tags", response_model=list[schemas.TagOut])
+def add_tags(
+    device_id: str, body: schemas.TagsIn, principal: Analyst, request: Request, db: Db
+) -> list[schemas.TagOut]:
+    device = queries.get_device(db, device_id)
+    added = tags.add_user_tags(device, body.tags, principal.name)
+    record_audit(request, db, principal, "device.tag.add", device.id, {"tags": added})
+    return [schemas.TagOut(name=t.name, kind=t.kind) for t in device.tags]  # type: ignore[arg-type]
+
+
+@router.delete("/devices/{device_id}/tags/{tag}", status_code=204)
+def remove_tag(device_id: str, tag: str, principal: Analyst, request: Request, db: Db) -> Response:
+    device = queries.get_device(db, device_id)
+    tags.remove_user_tag(device, tag)
+    record_audit(request, db, principal, "device.tag.remove", device.id, {"tag": tag})
+    return Response(status_code=204)
+
+
+class EnrollTokenIn(BaseModel):
+    valid_hours: int | None = Field(default=7 * 24, ge=1, le=24 * 365)
+    max_uses: int | None = Field(default=None, ge=1)
+    note: str | None = Field(default=None, max_length=255)
+
+
+class EnrollTokenOut(BaseModel):
+    id: str
+    prefix: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None
+    max_uses: int | None
+    uses: int
+    revoked_at: datetime | None
+    note: str | None
+
+
+class EnrollTokenCreated(EnrollTokenOut):
+    token: str = Field(description="shown once; pass it to 'hostwatch agent --enroll-token'")
+
+
+@router.get("/enroll-tokens", response_model=list[EnrollTokenOut])
+def list_enroll_tokens(_: Admin, db: Db) -> list[EnrollToken]:
+    return list(db.scalars(select(EnrollToken).order_by(EnrollToken.created_at)))
+
+
+@router.post("/enroll-tokens", response_model=EnrollTokenCreated, status_code=201)
+def create_enroll_token(
+    body: EnrollTokenIn, principal: Admin, request: Request, db: Db
+) -> dict[str, object]:
+    valid = timedelta(hours=body.valid_hours) if body.valid_hours else None
+    raw, token = enrollment.create_enroll_token(
+        db, principal.name, valid_for=valid, max_uses=body.max_uses, note=body.note
+    )
+    record_audit(request, db, principal, "enroll_token.create", token.id)
+    return {**EnrollTokenOut.model_validate(token, from_attributes=True).model_dump(), "token": raw}
+
+
+@router.delete("/enroll-tokens/{token_id}", status_code=204)
+def revoke_enroll_token(token_id: str, principal: Admin, request: Request, db: Db) -> Response:
+    enrollment.revoke_enroll_token(db, token_id)
+    record_audit(request, db, principal, "enroll_token.revoke", token_id)
+    return Response(status_code=204)
+
+
+@router.post("/devices/{device_id}/agent/revoke", status_code=204)
+def revoke_agent(device_id: str, principal: Admin, request: Request, db: Db) -> Response:
+    queries.get_device(db, device_id)
+    enrollment.revoke_agent(db, device_id)
+    record_audit(request, db, principal, "device.agent.revoke", device_id)
+    return Response(status_code=204)

@@ -1,0 +1,1 @@
+"""The normalized event record and the event store behind it."""

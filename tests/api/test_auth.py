@@ -1,0 +1,169 @@
+"""Sign-in, sessions, CSRF, API tokens, rate limiting and the audit trail."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, text
+
+from hostwatch.auth.models import AuditEntry
+from hostwatch.auth.roles import Role
+from tests.helpers import PASSWORD, Api
+
+
+def _audit(api: Api, action: str) -> list[AuditEntry]:
+    with api.sessions()() as session:
+        return list(
+            session.scalars(
+                select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)
+            )
+        )
+
+
+def test_login_sets_httponly_samesite_session_cookie(api: Api) -> None:
+    api.add_user("ana", Role.analyst)
+
+    response = api.client.post("/api/auth/login", json={"username": "ana", "password": PASSWORD})
+
+    assert response.status_code == 200
+    cookies = response.headers.get_list("set-cookie")
+    session_cookie = next(c for c in cookies if c.startswith("hw_session="))
+    csrf_cookie = next(c for c in cookies if c.startswith("hw_csrf="))
+    assert "HttpOnly" in session_cookie and "SameSite=strict" in session_cookie
+    assert "HttpOnly" not in csrf_cookie
+    assert response.json()["user"] == {
+        "name": "ana",
+        "role": "analyst",
+        "disabled": False,
+        "created_at": response.json()["user"]["created_at"],
+    }
+    assert api.client.get("/api/auth/me").json()["name"] == "ana"
+
+
+def test_password_is_stored_as_argon2id_hash(api: Api) -> None:
+    api.add_user("ana", Role.viewer)
+
+    with api.engine.connect() as conn:
+        stored = conn.execute(text("SELECT password_hash FROM users WHERE name = 'ana'")).scalar()
+
+    assert stored.startswith("$argon2id$")
+    assert PASSWORD not in stored
+
+
+def test_login_wrong_password_is_refused_and_audited(api: Api) -> None:
+    api.add_user("ana", Role.viewer)
+
+    response = api.client.post("/api/auth/login", json={"username": "ana", "password": "wrong!"})
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "HW-1005"
+    failures = _audit(api, "auth.login")
+    assert [(e.actor, e.outcome) for e in failures] == [("ana", "failure")]
+    assert "wrong!" not in str(failures[0].detail)
+
+
+def test_failed_logins_are_rate_limited_even_with_the_right_password(api: Api) -> None:
+    api.add_user("ana", Role.viewer)
+    limit = api.settings.login_failures_per_user
+    for _ in range(limit):
+        api.client.post("/api/auth/login", json={"username": "ana", "password": "guess"})
+
+    response = api.client.post("/api/auth/login", json={"username": "ana", "password": PASSWORD})
+
+    assert response.status_code == 429
+    assert int(response.headers["retry-after"]) == api.settings.login_failure_window_seconds
+    assert "too many failed sign-ins" in response.json()["detail"]
+
+
+def test_cookie_session_needs_csrf_token_to_change_state(api: Api) -> None:
+    api.add_user("boss", Role.admin)
+    csrf = api.login("boss")
+    body = {"name": "newbie", "role": "viewer", "password": "p" * 16}
+
+    without = api.client.post("/api/users", json=body)
+    wrong = api.client.post("/api/users", json=body, headers={"X-CSRF-Token": "nope"})
+    right = api.client.post("/api/users", json=body, headers={"X-CSRF-Token": csrf})
+
+    assert (without.status_code, wrong.status_code, right.status_code) == (403, 403, 201)
+    assert without.json()["code"] == "HW-1003"
+
+
+def test_logout_ends_the_session(api: Api) -> None:
+    api.add_user("ana", Role.viewer)
+    csrf = api.login("ana")
+
+    assert api.client.post("/api/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
+    api.client.cookies.clear()
+
+    assert api.client.get("/api/auth/me").status_code == 401
+
+
+def test_api_token_works_until_revoked(api: Api) -> None:
+    headers = api.token_for("bot", Role.viewer)
+    tokens = api.client.get("/api/tokens", headers=headers).json()
+
+    assert api.client.get("/api/devices", headers=headers).status_code == 200
+    assert api.client.delete(f"/api/tokens/{tokens[0]['id']}", headers=headers).status_code == 204
+    assert api.client.get("/api/devices", headers=headers).status_code == 401
+
+
+def test_api_token_is_stored_hashed_and_shown_once(api: Api) -> None:
+    headers = api.token_for("bot", Role.viewer)
+    raw = headers["Authorization"].removeprefix("Bearer ")
+
+    listed = api.client.get("/api/tokens", headers=headers).json()
+    with api.engine.connect() as conn:
+        stored = conn.execute(text("SELECT token_hash FROM api_tokens")).scalars().all()
+
+    assert raw not in str(listed)
+    assert listed[0]["prefix"] == raw[:8]
+    assert raw not in stored and len(stored[0]) == 64
+
+
+def test_disabled_user_loses_access(api: Api) -> None:
+    admin = api.token_for("boss", Role.admin)
+    viewer = api.token_for("temp", Role.viewer)
+
+    api.client.patch("/api/users/temp", headers=admin, json={"disabled": True})
+
+    assert api.client.get("/api/devices", headers=viewer).status_code == 401
+
+
+def test_new_password_ends_open_sessions(api: Api) -> None:
+    api.add_user("ana", Role.viewer)
+    csrf = api.login("ana")
+
+    changed = api.client.post(
+        "/api/users/ana/password", json={"password": "n" * 16}, headers={"X-CSRF-Token": csrf}
+    )
+
+    assert changed.status_code == 204
+    assert api.client.get("/api/auth/me").status_code == 401
+
+
+def test_short_password_is_refused_with_the_field_named(api: Api) -> None:
+    admin = api.token_for("boss", Role.admin)
+
+    response = api.client.post(
+        "/api/users", headers=admin, json={"name": "x", "role": "viewer", "password": "short"}
+    )
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "password"
+
+
+def test_state_changes_are_audited(api: Api) -> None:
+    admin = api.token_for("boss", Role.admin)
+
+    api.client.post(
+        "/api/users", headers=admin, json={"name": "x", "role": "viewer", "password": "p" * 16}
+    )
+    api.client.patch("/api/users/x", headers=admin, json={"role": "analyst"})
+    api.client.patch("/api/users/nobody", headers=admin, json={"role": "analyst"})
+
+    created = _audit(api, "user.create")
+    updated = _audit(api, "user.update")
+    generic = _audit(api, "api.request")
+    assert [(e.actor, e.target, e.detail) for e in created] == [("boss", "x", {"role": "viewer"})]
+    assert [(e.target, e.detail) for e in updated] == [("x", {"role": ["viewer", "analyst"]})]
+    assert [(e.target, e.outcome, e.detail) for e in generic] == [
+        ("PATCH /api/users/nobody", "failure", {"status": 404})
+    ]
