@@ -42,6 +42,8 @@ def _setup() -> None:
         level=getattr(logging, level, logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # One line per request from the HTTP client library is noise, not an event.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _settings() -> Settings:
@@ -141,7 +143,7 @@ def users_list(as_json: JsonOpt = False) -> None:
     """List users."""
     sessions = _sessions(_settings())
     with transaction(sessions) as session:
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "name": u.name,
                 "role": u.role,
@@ -223,6 +225,40 @@ def tokens_create(
         print(json.dumps({"id": token_id, "user": user, "name": name, "token": raw}))
     else:
         print(raw)
+
+
+@tokens_app.command("list")
+def tokens_list(
+    user: Annotated[str | None, typer.Option("--user", help="Only this user's tokens.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List API tokens (never the tokens themselves)."""
+    sessions = _sessions(_settings())
+    try:
+        with transaction(sessions) as session:
+            owner = service.get_user(session, user) if user else None
+            names = {u.id: u.name for u in service.list_users(session)}
+            rows = [
+                {
+                    "id": t.id,
+                    "user": names.get(t.user_id, "?"),
+                    "name": t.name,
+                    "prefix": t.prefix,
+                    "created_at": t.created_at.isoformat(),
+                    "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+                    "revoked": t.revoked_at is not None,
+                }
+                for t in service.list_api_tokens(session, owner)
+            ]
+    except HostwatchError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("id", "user", "name", "prefix", "created", "last used", "revoked")
+    for row in rows:
+        table.add_row(*(str(row[k] or "") for k in row))
+    Console().print(table)
 
 
 @tokens_app.command("revoke")

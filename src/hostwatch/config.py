@@ -47,9 +47,12 @@ class Settings:
     # An agent heartbeat wants a fresh inventory once the last one is this old.
     inventory_interval_seconds: int = 24 * 3600
     session_ttl_seconds: int = 12 * 3600
-    # Failed logins allowed per user name and per client address in the window.
+    # Failed sign-ins allowed in the window: for one user name from one address, from one
+    # address for any names, and for one user name from anywhere. The per-name limit is
+    # high so that a stranger cannot lock a colleague out with a few wrong passwords.
     login_failures_per_user: int = 5
     login_failures_per_address: int = 20
+    login_failures_per_account: int = 100
     login_failure_window_seconds: int = 15 * 60
     max_body_bytes: int = 1 * 1024 * 1024
     max_agent_body_bytes: int = 64 * 1024 * 1024
@@ -80,6 +83,9 @@ class Settings:
             login_failures_per_user=_env_int("HOSTWATCH_LOGIN_FAILURES_PER_USER", 5, minimum=1),
             login_failures_per_address=_env_int(
                 "HOSTWATCH_LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1
+            ),
+            login_failures_per_account=_env_int(
+                "HOSTWATCH_LOGIN_FAILURES_PER_ACCOUNT", 100, minimum=1
             ),
             login_failure_window_seconds=_env_int(
                 "HOSTWATCH_LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60, minimum=1

@@ -28,7 +28,8 @@ from hostwatch.db.engine import make_engine, make_session_factory, transaction
 from hostwatch.devices import enrollment
 from hostwatch.devices.models import AgentCredential
 
-console = Console()
+# Never wrap: scripts and tests read the URL line.
+console = Console(soft_wrap=True)
 ADMIN = "admin"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
 from hostwatch.auth.models import AuditEntry
@@ -167,3 +168,16 @@ def test_state_changes_are_audited(api: Api) -> None:
     assert [(e.target, e.outcome, e.detail) for e in generic] == [
         ("PATCH /api/users/nobody", "failure", {"status": 404})
     ]
+
+
+def test_lockout_from_one_address_does_not_lock_the_account_elsewhere(api: Api) -> None:
+    api.add_user("ana", Role.viewer)
+    attacker = TestClient(api.client.app, client=("203.0.113.9", 4444))
+    for _ in range(api.settings.login_failures_per_user):
+        attacker.post("/api/auth/login", json={"username": "ana", "password": "guess"})
+
+    from_attacker = attacker.post("/api/auth/login", json={"username": "ana", "password": PASSWORD})
+    from_ana = api.client.post("/api/auth/login", json={"username": "ana", "password": PASSWORD})
+
+    assert from_attacker.status_code == 429
+    assert from_ana.status_code == 200

@@ -97,6 +97,7 @@ def test_sidebar_shows_unknowns_as_null_not_zero(api: Api) -> None:
         "exposure_level": None,
     }
     assert detail["directory"] is None
+    assert detail["logged_on_users"] is None
     assert detail["details"]["domain"] is None
     assert detail["inventory"] == {"collected_at": None, "software_count": 0}
     assert [t["name"] for t in detail["tags"]] == ["os:linux", "source:agent"]

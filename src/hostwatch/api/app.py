@@ -59,6 +59,9 @@ class SecurityHeaders:
                 headers = [
                     h for h in _SECURITY_HEADERS if not (static and h[0] == b"cache-control")
                 ]
+                if static:
+                    # Built assets carry a content hash in their names.
+                    headers.append((b"cache-control", b"public, max-age=31536000, immutable"))
                 message = {**message, "headers": [*message.get("headers", []), *headers]}
             await send(message)
 

@@ -221,8 +221,7 @@ def create_token(body: TokenIn, principal: Viewer, request: Request, db: Db) -> 
             raise Forbidden("only admins may create tokens for other users")
         user = service.get_user(db, body.user)
     else:
-        user = db.get(User, principal.user_id)
-        assert user is not None
+        user = service.get_user(db, principal.name)
     raw, token = service.create_api_token(db, user, body.name)
     record_audit(request, db, principal, "token.create", f"{user.name}/{token.name}")
     return {**_token_out(token, user.name), "token": raw}

@@ -101,28 +101,28 @@ def list_users(session: Session) -> list[User]:
 def authenticate(
     session: Session, settings: Settings, name: str, password: str, address: str | None
 ) -> User:
-    """Check a password, refusing once too many recent sign-ins failed for the name or address.
+    """Check a password, refusing once too many recent sign-ins failed.
 
-    Failures are read back from the audit log, so the limit holds across server processes.
+    Failures are read back from the audit log, so the limits hold across server processes.
     """
     since = utcnow() - timedelta(seconds=settings.login_failure_window_seconds)
-    by_name = audit.count_since(
-        session, action="auth.login", since=since, outcome="failure", actor=name[:128]
-    )
-    by_address = (
-        audit.count_since(
-            session, action="auth.login", since=since, outcome="failure", address=address
+
+    def failures(**where: str | None) -> int:
+        return audit.count_since(
+            session, action="auth.login", since=since, outcome="failure", **where
         )
-        if address
-        else 0
+
+    actor = name[:128]
+    limited = (
+        (address and failures(actor=actor, address=address) >= settings.login_failures_per_user)
+        or (address and failures(address=address) >= settings.login_failures_per_address)
+        or failures(actor=actor) >= settings.login_failures_per_account
     )
-    if (
-        by_name >= settings.login_failures_per_user
-        or by_address >= settings.login_failures_per_address
-    ):
+    if limited:
         minutes = max(1, settings.login_failure_window_seconds // 60)
         raise TooManyLogins(
-            f"too many failed sign-ins for this account or address; try again in {minutes} minutes",
+            f"too many failed sign-ins for this account from this address; try again in "
+            f"{minutes} minutes",
             retry_after=settings.login_failure_window_seconds,
         )
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute
 
 from hostwatch.errors import InvalidInput
 
@@ -17,8 +18,8 @@ from hostwatch.errors import InvalidInput
 class SortKey:
     """A sort expression and the row's unique id column that breaks ties."""
 
-    expression: ColumnElement[Any]
-    tiebreak: ColumnElement[Any]
+    expression: ColumnElement[Any] | InstrumentedAttribute[Any]
+    tiebreak: ColumnElement[Any] | InstrumentedAttribute[Any]
     descending: bool
     is_time: bool = False
 

@@ -187,7 +187,9 @@ def device_detail(session: Session, settings: Settings, device_id: str) -> schem
             first_seen=device.first_seen, last_seen=device.last_seen
         ),
         directory=schemas.DirectoryData(**device.directory) if device.directory else None,
-        logged_on_users=[schemas.LoggedOnUserOut(**u) for u in device.logged_on_users or []],
+        logged_on_users=[schemas.LoggedOnUserOut(**u) for u in device.logged_on_users or []]
+        if device.inventory_collected_at
+        else None,
         inventory=schemas.InventoryInfo(
             collected_at=device.inventory_collected_at, software_count=software_count
         ),
@@ -196,7 +198,7 @@ def device_detail(session: Session, settings: Settings, device_id: str) -> schem
             last_heartbeat=agent.last_heartbeat,
             version=agent.version,
             revoked=agent.revoked_at is not None,
-            status=agent.status or None,
+            status=schemas.AgentStatus(**agent.status) if agent.status else None,
         )
         if agent
         else None,
@@ -204,13 +206,21 @@ def device_detail(session: Session, settings: Settings, device_id: str) -> schem
 
 
 def list_software(
-    session: Session, device_id: str, *, q: str | None, limit: int, cursor: str | None
+    session: Session,
+    device_id: str,
+    *,
+    q: str | None,
+    source: str | None = None,
+    limit: int,
+    cursor: str | None,
 ) -> schemas.SoftwarePage:
     get_device(session, device_id)
     key = paging.SortKey(func.lower(Software.name), Software.id, descending=False)
     conditions: list[Any] = [Software.device_id == device_id]
     if q:
         conditions.append(func.lower(Software.name).like(_like(q), escape="\\"))
+    if source:
+        conditions.append(Software.source == source)
     total = session.scalar(select(func.count(Software.id)).where(*conditions)) or 0
     rows = session.execute(
         paging.apply(

@@ -55,10 +55,11 @@ def list_software(
     _: Viewer,
     db: Db,
     q: Annotated[str | None, Query(max_length=256)] = None,
+    source: Annotated[str | None, Query(max_length=16)] = None,
     limit: Limit = 30,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> schemas.SoftwarePage:
-    return queries.list_software(db, device_id, q=q, limit=limit, cursor=cursor)
+    return queries.list_software(db, device_id, q=q, source=source, limit=limit, cursor=cursor)
 
 
 @router.post("/devices/{device_id}/tags", response_model=list[schemas.TagOut])

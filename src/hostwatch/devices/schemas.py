@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from hostwatch.protocol import AgentStatus
+from hostwatch.protocol import AgentStatus as AgentStatus
 
 HealthState = Literal["active", "inactive", "misconfigured"]
 
@@ -119,7 +119,9 @@ class DeviceDetail(BaseModel):
     details: DeviceDetails
     network_activity: NetworkActivity
     directory: DirectoryData | None
-    logged_on_users: list[LoggedOnUserOut]
+    logged_on_users: list[LoggedOnUserOut] | None = Field(
+        description="null until an inventory arrives; empty when the device keeps no sessions"
+    )
     inventory: InventoryInfo
     agent: AgentInfo | None
 

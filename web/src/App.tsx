@@ -1,0 +1,36 @@
+import { BrowserRouter, Navigate, Route, Routes } from 'react-router';
+
+import { AppShell } from './components/AppShell/AppShell';
+import { RequireSession } from './components/RequireSession/RequireSession';
+import { SessionProvider } from './components/SessionProvider/SessionProvider';
+import { ThemeProvider } from './components/ThemeProvider/ThemeProvider';
+import { DeviceListPage } from './pages/DeviceListPage/DeviceListPage';
+import { DevicePage } from './pages/DevicePage/DevicePage';
+import { LoginPage } from './pages/LoginPage/LoginPage';
+import { NotFoundPage } from './pages/NotFoundPage/NotFoundPage';
+
+export function App() {
+  return (
+    <ThemeProvider>
+      <SessionProvider>
+        <BrowserRouter>
+          <Routes>
+            <Route path="/login" element={<LoginPage />} />
+            <Route
+              element={
+                <RequireSession>
+                  <AppShell />
+                </RequireSession>
+              }
+            >
+              <Route index element={<Navigate to="/devices" replace />} />
+              <Route path="/devices" element={<DeviceListPage />} />
+              <Route path="/devices/:id" element={<DevicePage />} />
+              <Route path="*" element={<NotFoundPage />} />
+            </Route>
+          </Routes>
+        </BrowserRouter>
+      </SessionProvider>
+    </ThemeProvider>
+  );
+}

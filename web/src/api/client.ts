@@ -1,0 +1,158 @@
+// The one place that talks to the Hostwatch API. Pages call these typed functions,
+// never fetch() directly, so the CSRF header and error handling live here only.
+import type {
+  DeviceDetail,
+  DeviceListQuery,
+  DeviceSummary,
+  LoginRequest,
+  LoginResponse,
+  MeResponse,
+  Page,
+  Problem,
+} from './types';
+
+const API_BASE = '/api';
+const CSRF_COOKIE = 'hw_csrf';
+const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** An error answer from the API, carrying its problem-details body. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly problem: Problem;
+
+  constructor(status: number, problem: Problem) {
+    super(problem.detail ?? problem.title ?? `Request failed with status ${status}`);
+    this.name = 'ApiError';
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+/** The server could not be reached at all (down, or the network failed). */
+export class NetworkError extends Error {
+  constructor() {
+    super('Could not reach the Hostwatch server. Check that it is running, then try again.');
+    this.name = 'NetworkError';
+  }
+}
+
+let csrfToken: string | null = null;
+
+/** Remember the CSRF token from the last login or session check. */
+export function setCsrfToken(token: string | null): void {
+  csrfToken = token;
+}
+
+function readCookie(name: string): string | null {
+  for (const part of document.cookie.split(';')) {
+    const [key, ...rest] = part.trim().split('=');
+    if (key === name) {
+      return decodeURIComponent(rest.join('='));
+    }
+  }
+  return null;
+}
+
+// The cookie wins when present: the server may rotate the token at any answer.
+function currentCsrfToken(): string | null {
+  return readCookie(CSRF_COOKIE) ?? csrfToken;
+}
+
+async function problemFrom(response: Response): Promise<Problem> {
+  const fallback: Problem = { status: response.status, title: response.statusText };
+  try {
+    const body: unknown = await response.json();
+    if (body !== null && typeof body === 'object') {
+      return { ...fallback, ...(body as Problem) };
+    }
+  } catch {
+    // Not JSON (a proxy's error page, say): keep the status line.
+  }
+  return fallback;
+}
+
+interface RequestOptions {
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  body?: unknown;
+  signal?: AbortSignal | undefined;
+}
+
+async function request<T>(path: string, options: RequestOptions = {}): Promise<T> {
+  const method = options.method ?? 'GET';
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (options.body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+  }
+  if (UNSAFE_METHODS.has(method)) {
+    const token = currentCsrfToken();
+    if (token !== null) {
+      headers['X-CSRF-Token'] = token;
+    }
+  }
+
+  let response: Response;
+  try {
+    response = await fetch(API_BASE + path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      body: options.body === undefined ? null : JSON.stringify(options.body),
+      signal: options.signal ?? null,
+    });
+  } catch (error) {
+    if (error instanceof DOMException && error.name === 'AbortError') {
+      throw error;
+    }
+    throw new NetworkError();
+  }
+
+  if (!response.ok) {
+    throw new ApiError(response.status, await problemFrom(response));
+  }
+  if (response.status === 204) {
+    return undefined as T;
+  }
+  return (await response.json()) as T;
+}
+
+function queryString(params: Record<string, string | number | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== '') {
+      search.set(key, String(value));
+    }
+  }
+  const text = search.toString();
+  return text === '' ? '' : `?${text}`;
+}
+
+export async function login(credentials: LoginRequest): Promise<LoginResponse> {
+  const answer = await request<LoginResponse>('/auth/login', {
+    method: 'POST',
+    body: credentials,
+  });
+  setCsrfToken(answer.csrf_token);
+  return answer;
+}
+
+export async function logout(): Promise<void> {
+  await request<void>('/auth/logout', { method: 'POST' });
+  setCsrfToken(null);
+}
+
+export async function getMe(signal?: AbortSignal): Promise<MeResponse> {
+  const me = await request<MeResponse>('/auth/me', { signal });
+  setCsrfToken(me.csrf_token);
+  return me;
+}
+
+export function listDevices(
+  query: DeviceListQuery,
+  signal?: AbortSignal,
+): Promise<Page<DeviceSummary>> {
+  return request<Page<DeviceSummary>>(`/devices${queryString({ ...query })}`, { signal });
+}
+
+export function getDevice(id: string, signal?: AbortSignal): Promise<DeviceDetail> {
+  return request<DeviceDetail>(`/devices/${encodeURIComponent(id)}`, { signal });
+}

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+
+import type { HealthState } from '../api/types';
+import { healthColor, healthLabel, levelColor, levelLabel, osLabel, sourceLabel } from './labels';
+
+describe('healthLabel', () => {
+  it('names each health state', () => {
+    expect(healthLabel('active')).toBe('Active');
+    expect(healthLabel('inactive')).toBe('Inactive');
+    expect(healthLabel('misconfigured')).toBe('Misconfigured');
+  });
+
+  it('says Unknown for a missing state and keeps a code it does not know', () => {
+    expect(healthLabel(null)).toBe('Unknown');
+    expect(healthLabel('quarantined' as HealthState)).toBe('quarantined');
+    expect(healthColor('quarantined' as HealthState)).toBe('subtle');
+  });
+
+  it('is not fooled by inherited property names', () => {
+    expect(healthLabel('constructor' as HealthState)).toBe('constructor');
+  });
+});
+
+describe('levelLabel', () => {
+  it('reads null as Unknown, with text and not colour alone', () => {
+    expect(levelLabel(null)).toBe('Unknown');
+    expect(levelColor(null)).toBe('subtle');
+  });
+
+  it('names the levels', () => {
+    expect(levelLabel('none')).toBe('None');
+    expect(levelLabel('high')).toBe('High');
+    expect(levelColor('high')).toBe('danger');
+  });
+});
+
+describe('sourceLabel', () => {
+  it('names the sources', () => {
+    expect(sourceLabel('endpoint_logs')).toBe('Endpoint logs');
+    expect(sourceLabel('directory')).toBe('Directory');
+  });
+});
+
+describe('osLabel', () => {
+  it('joins name and version once', () => {
+    expect(osLabel({ os_name: 'Ubuntu', os_version: '24.04' })).toBe('Ubuntu 24.04');
+    expect(osLabel({ os_name: 'Debian GNU/Linux 12', os_version: '12' })).toBe(
+      'Debian GNU/Linux 12',
+    );
+  });
+
+  it('falls back to the family, then to null', () => {
+    expect(osLabel({ os_family: 'windows', os_name: null, os_version: null })).toBe('windows');
+    expect(osLabel({ os_name: '  ', os_family: null })).toBeNull();
+  });
+});

@@ -1,0 +1,90 @@
+// Human labels and badge colours for the coded values the API returns.
+// Unknown codes (a newer server) fall back to the raw code rather than a blank.
+import type { DeviceSource, ExposureLevel, HealthState, RiskLevel } from '../api/types';
+
+export type BadgeColor = 'success' | 'warning' | 'danger' | 'severe' | 'informative' | 'subtle';
+
+export const UNKNOWN_LABEL = 'Unknown';
+
+const HEALTH_LABELS: Record<HealthState, string> = {
+  active: 'Active',
+  inactive: 'Inactive',
+  misconfigured: 'Misconfigured',
+};
+
+const HEALTH_COLORS: Record<HealthState, BadgeColor> = {
+  active: 'success',
+  inactive: 'subtle',
+  misconfigured: 'warning',
+};
+
+const LEVEL_LABELS: Record<RiskLevel, string> = {
+  none: 'None',
+  low: 'Low',
+  medium: 'Medium',
+  high: 'High',
+};
+
+const LEVEL_COLORS: Record<RiskLevel, BadgeColor> = {
+  none: 'success',
+  low: 'informative',
+  medium: 'warning',
+  high: 'danger',
+};
+
+const SOURCE_LABELS: Record<DeviceSource, string> = {
+  agent: 'Agent',
+  endpoint_logs: 'Endpoint logs',
+  directory: 'Directory',
+};
+
+function lookup<K extends string, V>(table: Record<K, V>, key: string): V | undefined {
+  return Object.prototype.hasOwnProperty.call(table, key) ? table[key as K] : undefined;
+}
+
+export function healthLabel(state: HealthState | null | undefined): string {
+  if (state == null) {
+    return UNKNOWN_LABEL;
+  }
+  return lookup(HEALTH_LABELS, state) ?? state;
+}
+
+export function healthColor(state: HealthState | null | undefined): BadgeColor {
+  return state == null ? 'subtle' : (lookup(HEALTH_COLORS, state) ?? 'subtle');
+}
+
+/** Risk and exposure share one scale; null means not assessed yet and reads "Unknown". */
+export function levelLabel(level: RiskLevel | ExposureLevel | null | undefined): string {
+  if (level == null) {
+    return UNKNOWN_LABEL;
+  }
+  return lookup(LEVEL_LABELS, level) ?? level;
+}
+
+export function levelColor(level: RiskLevel | ExposureLevel | null | undefined): BadgeColor {
+  return level == null ? 'subtle' : (lookup(LEVEL_COLORS, level) ?? 'subtle');
+}
+
+export function sourceLabel(source: DeviceSource | string): string {
+  return lookup(SOURCE_LABELS, source) ?? source;
+}
+
+interface OsParts {
+  os_family?: string | null;
+  os_name?: string | null;
+  os_version?: string | null;
+}
+
+/** "Ubuntu 24.04", else the family ("linux"), else null when nothing is known. */
+export function osLabel(os: OsParts): string | null {
+  const name = os.os_name?.trim() ?? '';
+  const version = os.os_version?.trim() ?? '';
+  if (name !== '') {
+    return version === '' || name.includes(version) ? name : `${name} ${version}`;
+  }
+  const family = os.os_family?.trim() ?? '';
+  if (family !== '') {
+    return version === '' ? family : `${family} ${version}`;
+  }
+  return null;
+}

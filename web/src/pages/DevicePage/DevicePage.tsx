@@ -1,0 +1,118 @@
+import { Caption1, Tab, TabList, Title3, makeStyles, tokens } from '@fluentui/react-components';
+import { ChevronRightRegular } from '@fluentui/react-icons';
+import { useState } from 'react';
+import { useParams } from 'react-router';
+
+import { ApiError, getDevice } from '../../api/client';
+import type { DeviceDetail } from '../../api/types';
+import { AppLink } from '../../components/AppLink/AppLink';
+import { DateTime } from '../../components/DateTime/DateTime';
+import { ErrorState } from '../../components/ErrorState/ErrorState';
+import { HealthBadge } from '../../components/HealthBadge/HealthBadge';
+import { LoadingState } from '../../components/LoadingState/LoadingState';
+import { SourceList } from '../../components/SourceList/SourceList';
+import { useApiQuery } from '../../hooks/useApiQuery';
+import { useDocumentTitle } from '../../hooks/useDocumentTitle';
+import { NotFoundPage } from '../NotFoundPage/NotFoundPage';
+import { DeviceSidebar } from './DeviceSidebar';
+import { OverviewTab } from './OverviewTab';
+
+const useStyles = makeStyles({
+  page: {
+    display: 'flex',
+    flexDirection: 'column',
+    gap: tokens.spacingVerticalM,
+    padding: `${tokens.spacingVerticalM} ${tokens.spacingHorizontalXL}`,
+    backgroundColor: tokens.colorNeutralBackground2,
+    flexGrow: 1,
+  },
+  breadcrumb: {
+    display: 'flex',
+    alignItems: 'center',
+    gap: tokens.spacingHorizontalXS,
+    color: tokens.colorNeutralForeground3,
+  },
+  titleRow: {
+    display: 'flex',
+    flexWrap: 'wrap',
+    alignItems: 'center',
+    gap: tokens.spacingHorizontalM,
+  },
+  title: { margin: 0, overflowWrap: 'anywhere' },
+  lastSeen: { color: tokens.colorNeutralForeground3 },
+  body: {
+    display: 'grid',
+    gridTemplateColumns: 'minmax(280px, 360px) minmax(0, 1fr)',
+    gap: tokens.spacingHorizontalL,
+    alignItems: 'start',
+    '@media (max-width: 800px)': { gridTemplateColumns: 'minmax(0, 1fr)' },
+  },
+  main: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalM, minWidth: 0 },
+});
+
+type TabName = 'overview';
+
+function DeviceProfile({ device }: { device: DeviceDetail }) {
+  const styles = useStyles();
+  const [tab, setTab] = useState<TabName>('overview');
+  return (
+    <>
+      <div className={styles.titleRow}>
+        <Title3 as="h1" className={styles.title} data-testid="device-name">
+          {device.name}
+        </Title3>
+        <HealthBadge state={device.details?.health_state} />
+        <SourceList sources={device.sources} />
+        <Caption1 className={styles.lastSeen}>
+          Last seen <DateTime value={device.network_activity?.last_seen} relative missing="never" />
+        </Caption1>
+      </div>
+      <div className={styles.body}>
+        <DeviceSidebar device={device} />
+        <section className={styles.main} aria-label="Device views">
+          <TabList
+            selectedValue={tab}
+            onTabSelect={(_, data) => setTab(data.value as TabName)}
+            aria-label="Device views"
+          >
+            <Tab value="overview" id="device-tab-overview">
+              Overview
+            </Tab>
+          </TabList>
+          <div role="tabpanel" aria-labelledby={`device-tab-${tab}`}>
+            {tab === 'overview' && <OverviewTab device={device} />}
+          </div>
+        </section>
+      </div>
+    </>
+  );
+}
+
+/** The machine profile: everything known about one device. */
+export function DevicePage() {
+  const styles = useStyles();
+  const { id = '' } = useParams();
+  const [result, retry] = useApiQuery((signal) => getDevice(id, signal), [id]);
+  const missing =
+    result.status === 'error' && result.error instanceof ApiError && result.error.status === 404;
+  useDocumentTitle(result.status === 'ok' ? result.data.name : missing ? 'Not found' : 'Device');
+
+  if (missing) {
+    return <NotFoundPage what="device" />;
+  }
+
+  return (
+    <div className={styles.page}>
+      <nav aria-label="Breadcrumb" className={styles.breadcrumb}>
+        <AppLink to="/devices">Devices</AppLink>
+        <ChevronRightRegular aria-hidden />
+        <span>{result.status === 'ok' ? result.data.name : 'Device'}</span>
+      </nav>
+      {result.status === 'loading' && <LoadingState label="Loading the device…" />}
+      {result.status === 'error' && (
+        <ErrorState title="Could not load this device" error={result.error} onRetry={retry} />
+      )}
+      {result.status === 'ok' && <DeviceProfile device={result.data} />}
+    </div>
+  );
+}

@@ -1,0 +1,175 @@
+import {
+  Card,
+  CardHeader,
+  MessageBar,
+  MessageBarBody,
+  Subtitle2,
+  makeStyles,
+  tokens,
+} from '@fluentui/react-components';
+
+import type { AgentInfo, DeviceDetail } from '../../api/types';
+import { DateTime } from '../../components/DateTime/DateTime';
+import { LevelBadge } from '../../components/LevelBadge/LevelBadge';
+import { NotKnown } from '../../components/NotKnown/NotKnown';
+import { PropertyList } from '../../components/PropertyList/PropertyList';
+import type { Property } from '../../components/PropertyList/PropertyList';
+import { formatBytes, formatCount, formatPercent } from '../../lib/format';
+import { osLabel, sourceLabel } from '../../lib/labels';
+
+const useStyles = makeStyles({
+  grid: {
+    display: 'grid',
+    gridTemplateColumns: 'repeat(auto-fill, minmax(300px, 1fr))',
+    gap: tokens.spacingHorizontalL,
+    alignItems: 'start',
+  },
+  cardTitle: { margin: 0 },
+  errors: { margin: 0, paddingLeft: tokens.spacingHorizontalL },
+});
+
+function count(value: number | null | undefined) {
+  return value == null ? <NotKnown /> : formatCount(value);
+}
+
+function bytes(value: number | null | undefined) {
+  return value == null ? <NotKnown /> : formatBytes(value);
+}
+
+function AgentCard({ agent, device }: { agent: AgentInfo | null; device: DeviceDetail }) {
+  const styles = useStyles();
+  if (agent === null) {
+    const sources = (device.sources ?? []).map(sourceLabel).join(' and ');
+    return (
+      <NotKnown>
+        No agent on this device
+        {sources === '' ? '' : `: it is known from ${sources.toLowerCase()} only`}
+      </NotKnown>
+    );
+  }
+  const status = agent.status;
+  const errors = status?.errors ?? [];
+  const items: Property[] = [
+    { label: 'Version', value: agent.version ?? <NotKnown /> },
+    { label: 'Enrolled', value: <DateTime value={agent.enrolled_at} /> },
+    {
+      label: 'Last heartbeat',
+      value: <DateTime value={agent.last_heartbeat} relative missing="Never" />,
+    },
+  ];
+  if (status !== null) {
+    items.push(
+      { label: 'Events waiting', value: count(status.spool_events) },
+      { label: 'Spool size', value: bytes(status.spool_bytes) },
+      { label: 'Events dropped', value: count(status.dropped_events) },
+      {
+        label: 'Agent CPU',
+        value: status.cpu_percent == null ? <NotKnown /> : formatPercent(status.cpu_percent),
+      },
+      { label: 'Agent memory', value: bytes(status.rss_bytes) },
+    );
+  }
+  return (
+    <>
+      {agent.revoked === true && (
+        <MessageBar intent="error">
+          <MessageBarBody>
+            This agent's credential is revoked: the server refuses its reports.
+          </MessageBarBody>
+        </MessageBar>
+      )}
+      <PropertyList items={items} />
+      {status === null && (
+        <NotKnown>No status reported yet: the agent has not sent a heartbeat</NotKnown>
+      )}
+      {errors.length > 0 && (
+        <MessageBar intent="warning" layout="multiline">
+          <MessageBarBody>
+            The agent reports {errors.length === 1 ? 'an error' : `${errors.length} errors`}:
+            <ul className={styles.errors}>
+              {errors.map((error, index) => (
+                <li key={`${index}:${error}`}>{error}</li>
+              ))}
+            </ul>
+          </MessageBarBody>
+        </MessageBar>
+      )}
+    </>
+  );
+}
+
+/** The Overview tab: a short summary of what the sidebar holds in full. */
+export function OverviewTab({ device }: { device: DeviceDetail }) {
+  const styles = useStyles();
+  const details = device.details;
+  const os = details === null ? null : osLabel(details);
+  const inventory = device.inventory;
+  const security = device.security;
+
+  return (
+    <div className={styles.grid}>
+      <Card data-testid="overview-security">
+        <CardHeader
+          header={
+            <Subtitle2 as="h2" className={styles.cardTitle}>
+              Security
+            </Subtitle2>
+          }
+        />
+        <PropertyList
+          items={[
+            { label: 'Active alerts', value: count(security?.active_alerts) },
+            { label: 'Open incidents', value: count(security?.open_incidents) },
+            { label: 'Risk level', value: <LevelBadge level={security?.risk_level} /> },
+            { label: 'Exposure level', value: <LevelBadge level={security?.exposure_level} /> },
+          ]}
+        />
+      </Card>
+      <Card data-testid="overview-os">
+        <CardHeader
+          header={
+            <Subtitle2 as="h2" className={styles.cardTitle}>
+              Operating system
+            </Subtitle2>
+          }
+        />
+        <PropertyList
+          items={[
+            { label: 'OS', value: os ?? <NotKnown /> },
+            { label: 'Kernel', value: details?.os_kernel ?? <NotKnown /> },
+            { label: 'Architecture', value: details?.os_arch ?? <NotKnown /> },
+          ]}
+        />
+      </Card>
+      <Card data-testid="overview-inventory">
+        <CardHeader
+          header={
+            <Subtitle2 as="h2" className={styles.cardTitle}>
+              Software inventory
+            </Subtitle2>
+          }
+        />
+        {inventory === null || inventory.collected_at === null ? (
+          <NotKnown>No inventory collected yet</NotKnown>
+        ) : (
+          <PropertyList
+            items={[
+              { label: 'Software items', value: count(inventory.software_count) },
+              { label: 'Collected', value: <DateTime value={inventory.collected_at} /> },
+            ]}
+          />
+        )}
+      </Card>
+      <Card data-testid="overview-agent">
+        <CardHeader
+          header={
+            <Subtitle2 as="h2" className={styles.cardTitle}>
+              Agent
+            </Subtitle2>
+          }
+        />
+        <AgentCard agent={device.agent} device={device} />
+      </Card>
+    </div>
+  );
+}
