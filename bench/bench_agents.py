@@ -133,15 +133,23 @@ def main() -> None:
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    print(
-        "| engine | phase | agents | concurrency | requests | failures | req/s | p50 ms | p95 ms | max ms |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    columns = [
+        ("engine", "engine"),
+        ("phase", "phase"),
+        ("agents", "agents"),
+        ("concurrency", "concurrency"),
+        ("requests", "requests"),
+        ("failures", "failures"),
+        ("requests_per_second", "req/s"),
+        ("p50_ms", "p50 ms"),
+        ("p95_ms", "p95 ms"),
+        ("max_ms", "max ms"),
+        ("server_cpu_ms_per_request", "server CPU ms/req"),
+    ]
+    print("| " + " | ".join(title for _, title in columns) + " |")
+    print("|" + "---|" * len(columns))
     for r in results:
-        print(
-            f"| {r['engine']} | {r['phase']} | {r['agents']} | {r['concurrency']} | {r['requests']} | "
-            f"{r['failures']} | {r['requests_per_second']} | {r['p50_ms']} | {r['p95_ms']} | {r['max_ms']} | {r['server_cpu_ms_per_request']} |"
-        )
+        print("| " + " | ".join(str(r[key]) for key, _ in columns) + " |")
 
 
 if __name__ == "__main__":

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from bench.serverproc import ServerProcess
 from fastapi.testclient import TestClient
 
-from bench.serverproc import ServerProcess
 from hostwatch.api.app import create_app
 from hostwatch.config import Settings
 

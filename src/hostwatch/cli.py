@@ -142,7 +142,7 @@ def users_create(
 def users_list(as_json: JsonOpt = False) -> None:
     """List users."""
     sessions = _sessions(_settings())
-    with transaction(sessions) as session:
+    with transaction(sessions, write=False) as session:
         rows: list[dict[str, Any]] = [
             {
                 "name": u.name,
@@ -235,7 +235,7 @@ def tokens_list(
     """List API tokens (never the tokens themselves)."""
     sessions = _sessions(_settings())
     try:
-        with transaction(sessions) as session:
+        with transaction(sessions, write=False) as session:
             owner = service.get_user(session, user) if user else None
             names = {u.id: u.name for u in service.list_users(session)}
             rows = [

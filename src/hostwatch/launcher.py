@@ -81,7 +81,7 @@ def _wait_for_device(
         if state is not None:
             return state.device_id
         if token_id:
-            with transaction(sessions) as session:  # type: ignore[arg-type]
+            with transaction(sessions, write=False) as session:  # type: ignore[arg-type]
                 device_id = session.scalar(
                     select(AgentCredential.device_id).where(
                         AgentCredential.enroll_token_id == token_id

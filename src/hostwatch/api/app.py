@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.sessions = sessions
     app.state.event_store = SqlEventStore()
     # Only SQLite needs writers queued; PostgreSQL handles concurrent writers itself.
-    app.state.write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
+    app.state.write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     problems.install(app)
     app.include_router(auth_router)
@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         raise NotFound(f"no API endpoint at /api/{rest}")
 
     _mount_web(app)
-    app.add_middleware(RequestGuard, settings=settings, sessions=sessions)
+    app.add_middleware(RequestGuard, settings=settings, app_state=app.state)
     app.add_middleware(SecurityHeaders)
     return app
 

@@ -6,11 +6,13 @@ repeating the check.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from hostwatch.auth import audit, service
@@ -32,20 +34,37 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
+@asynccontextmanager
+async def write_slot(app_state: Any, write: bool) -> AsyncIterator[None]:
+    """Queue in-process writers on SQLite, which allows one writer at a time.
+
+    The queue is an asyncio lock, waited on by the event loop: a waiting request holds no
+    worker thread, so the writer in front can always get one to finish its work.
+    PostgreSQL needs no queue (its lock is None).
+    """
+    lock: asyncio.Lock | None = app_state.write_lock if write else None
+    if lock is None:
+        yield
+        return
+    async with lock:
+        yield
+
+
+def open_session(app_state: Any, write: bool) -> Session:
+    session: Session = app_state.sessions()
+    if write:
+        begin_write(session)
+    return session
+
+
 @contextmanager
 def unit_of_work(app_state: Any, write: bool) -> Iterator[Session]:
-    """A session in one transaction: committed when the block ends, rolled back on error.
+    """A session in one transaction, committed at the end of the block or rolled back.
 
-    On SQLite, writers take the process's write lock and open a write transaction at once:
-    SQLite allows one writer, and queueing here is faster and fairer than its busy-wait.
+    Blocking: call it from a worker thread, inside `write_slot` when it writes.
     """
-    session: Session = app_state.sessions()
-    lock = app_state.write_lock if write else None
-    if lock is not None:
-        lock.acquire()
+    session = open_session(app_state, write)
     try:
-        if lock is not None:
-            begin_write(session)
         yield session
         session.commit()
     except BaseException:
@@ -53,14 +72,25 @@ def unit_of_work(app_state: Any, write: bool) -> Iterator[Session]:
         raise
     finally:
         session.close()
-        if lock is not None:
-            lock.release()
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """One transaction per request; requests that change state are writers."""
-    with unit_of_work(request.app.state, request.method not in SAFE_METHODS) as session:
-        yield session
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """One transaction per request; requests that change state are writers.
+
+    Every database call runs in a worker thread, never on the event loop.
+    """
+    state = request.app.state
+    write = request.method not in SAFE_METHODS
+    async with write_slot(state, write):
+        session = await run_in_threadpool(open_session, state, write)
+        try:
+            yield session
+            await run_in_threadpool(session.commit)
+        except BaseException:
+            await run_in_threadpool(session.rollback)
+            raise
+        finally:
+            await run_in_threadpool(session.close)
 
 
 # Function scope: the commit happens before the response is sent, so a failed commit

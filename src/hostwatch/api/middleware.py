@@ -7,9 +7,10 @@ import logging
 import uuid
 from typing import Any
 
-from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hostwatch.api.deps import unit_of_work, write_slot
 from hostwatch.auth import audit
 from hostwatch.config import Settings
 from hostwatch.errors import PayloadTooLarge
@@ -21,10 +22,10 @@ AGENT_PREFIX = "/api/agent/"
 
 
 class RequestGuard:
-    def __init__(self, app: ASGIApp, settings: Settings, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, app_state: Any) -> None:
         self.app = app
         self.settings = settings
-        self.sessions = sessions
+        self.app_state = app_state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,16 +71,21 @@ class RequestGuard:
         try:
             await self.app(scope, limited_receive, send_with_id)
         finally:
-            if scope["method"] in UNSAFE and path.startswith("/api/"):
-                self._audit(scope, state, status_holder.get("status", 500), request_id)
+            if (
+                scope["method"] in UNSAFE
+                and path.startswith("/api/")
+                and not path.startswith(AGENT_PREFIX)
+                and not state.get("audited")
+            ):
+                status = status_holder.get("status", 500)
+                async with write_slot(self.app_state, write=True):
+                    await run_in_threadpool(self._audit, scope, state, status, request_id)
 
     def _audit(self, scope: Scope, state: dict[str, Any], status: int, request_id: str) -> None:
-        if state.get("audited") or scope["path"].startswith(AGENT_PREFIX):
-            return
         principal = state.get("principal")
         client = scope.get("client")
         try:
-            with self.sessions() as session, session.begin():
+            with unit_of_work(self.app_state, write=True) as session:
                 audit.record(
                     session,
                     actor=principal.name if principal else "anonymous",

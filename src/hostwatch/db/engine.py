@@ -55,7 +55,13 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: committed when the block ends, rolled back on any error."""
+def transaction(factory: sessionmaker[Session], write: bool = True) -> Iterator[Session]:
+    """One unit of work: committed when the block ends, rolled back on any error.
+
+    A writer opens its transaction as a writer at once: on SQLite a transaction that reads
+    first and writes later fails outright if another process wrote in between.
+    """
     with factory() as session, session.begin():
+        if write:
+            begin_write(session)
         yield session

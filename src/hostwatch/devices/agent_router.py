@@ -19,6 +19,7 @@ from hostwatch.api.deps import (
     client_address,
     record_failure,
     unit_of_work,
+    write_slot,
 )
 from hostwatch.auth import audit
 from hostwatch.devices import enrollment, inventory
@@ -45,7 +46,8 @@ async def _as_agent(
         with unit_of_work(request.app.state, write=True) as session:
             return work(session, enrollment.authenticate_agent(session, token))
 
-    return await run_in_threadpool(run)
+    async with write_slot(request.app.state, write=True):
+        return await run_in_threadpool(run)
 
 
 @router.post(protocol.ENROLL_PATH, response_model=protocol.EnrollResponse)

@@ -1,0 +1,1 @@
+"""The endpoint agent: collectors, spool and server client."""
