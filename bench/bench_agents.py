@@ -3,8 +3,9 @@
 Each simulated agent speaks the real protocol over loopback HTTP. Reports requests per
 second and latency percentiles for the enroll phase and the heartbeat phase.
 
-    python -m bench.bench_agents --agents 200 --heartbeats 10 --concurrency 50
-    python -m bench.bench_agents --database-url postgresql+psycopg://postgres@127.0.0.1/test
+    python -m bench.bench_agents --agents 200 --heartbeats 10 --concurrency 50 --repeat 3
+
+SQLite runs in a temp dir; PostgreSQL in a database the benchmark creates and drops.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+import psycopg
 
 from bench.serverproc import ServerProcess
 from hostwatch import protocol
@@ -99,22 +102,15 @@ async def _run(
     ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--agents", type=int, default=200)
-    parser.add_argument("--heartbeats", type=int, default=10, help="heartbeats per agent")
-    parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-
+def _one_run(args: argparse.Namespace, database_url: str) -> list[dict[str, object]]:
     with tempfile.TemporaryDirectory(prefix="hw-bench-") as tmp:
-        server = ServerProcess(Path(tmp), database_url=args.database_url)
+        server = ServerProcess(Path(tmp), database_url=database_url)
         server.cli("db", "upgrade")
         token = server.cli("enroll-token", "create", "--max-uses", str(args.agents)).strip()
         server.start()
+        assert server.process is not None
         try:
-            results = asyncio.run(
+            return asyncio.run(
                 _run(
                     server.url,
                     token,
@@ -127,15 +123,69 @@ def main() -> None:
         finally:
             server.stop()
 
-    engine = "postgresql" if args.database_url.startswith("postgresql") else "sqlite"
-    for row in results:
-        row.update(engine=engine, agents=args.agents, concurrency=args.concurrency)
+
+def _pg_database(admin_dsn: str, name: str, create: bool) -> None:
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if create:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--agents", type=int, default=200)
+    parser.add_argument("--heartbeats", type=int, default=10, help="heartbeats per agent")
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per engine; medians shown")
+    parser.add_argument(
+        "--pg-admin",
+        default="host=127.0.0.1 port=5432 dbname=test user=postgres",
+        help="where to create and drop the benchmark's PostgreSQL database",
+    )
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    runs: dict[tuple[str, str], list[dict[str, object]]] = {}
+    pg_name = f"hw_bench_{os.getpid()}"
+    # Engines alternate inside each round, so both see the same machine load.
+    for _ in range(args.repeat):
+        for engine in args.engines.split(","):
+            url = ""
+            if engine == "postgresql":
+                _pg_database(args.pg_admin, pg_name, create=True)
+                url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_name}"
+            try:
+                for row in _one_run(args, url):
+                    runs.setdefault((engine, str(row["phase"])), []).append(row)
+            finally:
+                if engine == "postgresql":
+                    _pg_database(args.pg_admin, pg_name, create=False)
+
+    results = []
+    for (engine, phase), rows in runs.items():
+        median = {
+            key: statistics.median(float(r[key]) for r in rows)  # type: ignore[arg-type]
+            for key in rows[0]
+            if key != "phase"
+        }
+        results.append(
+            {
+                "engine": engine,
+                "phase": phase,
+                "runs": len(rows),
+                "agents": args.agents,
+                "concurrency": args.concurrency,
+                **median,
+            }
+        )
     if args.json:
         print(json.dumps(results, indent=2))
         return
     columns = [
         ("engine", "engine"),
         ("phase", "phase"),
+        ("runs", "runs"),
         ("agents", "agents"),
         ("concurrency", "concurrency"),
         ("requests", "requests"),
@@ -146,10 +196,17 @@ def main() -> None:
         ("max_ms", "max ms"),
         ("server_cpu_ms_per_request", "server CPU ms/req"),
     ]
+    print("Medians over the runs:")
     print("| " + " | ".join(title for _, title in columns) + " |")
     print("|" + "---|" * len(columns))
     for r in results:
-        print("| " + " | ".join(str(r[key]) for key, _ in columns) + " |")
+        print("| " + " | ".join(_cell(r[key]) for key, _ in columns) + " |")
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from hostwatch.api.deps import Viewer
 from hostwatch.api.middleware import RequestGuard
 from hostwatch.auth.router import router as auth_router
 from hostwatch.config import Settings
-from hostwatch.db.engine import make_engine, make_session_factory
+from hostwatch.db.engine import make_engine, make_session_factory, pool_capacity
 from hostwatch.devices.agent_router import router as agent_router
 from hostwatch.devices.router import router as devices_router
 from hostwatch.errors import NotFound
@@ -84,6 +84,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     app.state.sessions = sessions
     app.state.event_store = SqlEventStore()
+    # Requests holding a session never outnumber the pool's connections (see db_slot).
+    app.state.db_slots = asyncio.Semaphore(pool_capacity(engine))
     # Only SQLite needs writers queued; PostgreSQL handles concurrent writers itself.
     app.state.write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -35,18 +35,20 @@ async def get_settings(request: Request) -> Settings:
 
 
 @asynccontextmanager
-async def write_slot(app_state: Any, write: bool) -> AsyncIterator[None]:
-    """Queue in-process writers on SQLite, which allows one writer at a time.
+async def db_slot(app_state: Any, write: bool) -> AsyncIterator[None]:
+    """Wait, on the event loop, for a turn at the database.
 
-    The queue is an asyncio lock, waited on by the event loop: a waiting request holds no
-    worker thread, so the writer in front can always get one to finish its work.
-    PostgreSQL needs no queue (its lock is None).
+    A request's transaction spans several worker-thread steps. If every worker thread
+    waited on a database lock or a pooled connection, the request holding it could never
+    get a thread to finish, and everything would stall. So requests queue here instead:
+    at most as many hold a session as the pool has connections (fewer than the worker
+    threads), and on SQLite, which allows one writer, writers also queue one at a time.
     """
     lock: asyncio.Lock | None = app_state.write_lock if write else None
-    if lock is None:
-        yield
-        return
-    async with lock:
+    async with AsyncExitStack() as stack:
+        if lock is not None:
+            await stack.enter_async_context(lock)
+        await stack.enter_async_context(app_state.db_slots)
         yield
 
 
@@ -61,7 +63,7 @@ def open_session(app_state: Any, write: bool) -> Session:
 def unit_of_work(app_state: Any, write: bool) -> Iterator[Session]:
     """A session in one transaction, committed at the end of the block or rolled back.
 
-    Blocking: call it from a worker thread, inside `write_slot` when it writes.
+    Blocking: call it from a worker thread, inside `db_slot`.
     """
     session = open_session(app_state, write)
     try:
@@ -81,7 +83,7 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     """
     state = request.app.state
     write = request.method not in SAFE_METHODS
-    async with write_slot(state, write):
+    async with db_slot(state, write):
         session = await run_in_threadpool(open_session, state, write)
         try:
             yield session

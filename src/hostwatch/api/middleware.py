@@ -10,7 +10,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hostwatch.api.deps import unit_of_work, write_slot
+from hostwatch.api.deps import db_slot, unit_of_work
 from hostwatch.auth import audit
 from hostwatch.config import Settings
 from hostwatch.errors import PayloadTooLarge
@@ -78,7 +78,7 @@ class RequestGuard:
                 and not state.get("audited")
             ):
                 status = status_holder.get("status", 500)
-                async with write_slot(self.app_state, write=True):
+                async with db_slot(self.app_state, write=True):
                     await run_in_threadpool(self._audit, scope, state, status, request_id)
 
     def _audit(self, scope: Scope, state: dict[str, Any], status: int, request_id: str) -> None:

@@ -10,6 +10,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
+
+# Fewer connections than the server's 40 worker threads (see hostwatch.api.deps.db_slot).
+POOL_SIZE = 10
+POOL_OVERFLOW = 15
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -38,16 +43,26 @@ def begin_write(session: Session) -> None:
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        pool: dict[str, int] = {}
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+            pool = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         # Prefer psycopg 3, the driver Hostwatch installs.
         url = str(parsed.set(drivername="postgresql+psycopg"))
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
+
+
+def pool_capacity(engine: Engine) -> int:
+    """How many connections the engine's pool hands out at most."""
+    if isinstance(engine.pool, QueuePool):
+        return POOL_SIZE + POOL_OVERFLOW
+    # In-memory SQLite: one connection per thread.
+    return POOL_SIZE
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -17,9 +17,9 @@ from hostwatch.api.deps import (
     AppSettings,
     Db,
     client_address,
+    db_slot,
     record_failure,
     unit_of_work,
-    write_slot,
 )
 from hostwatch.auth import audit
 from hostwatch.devices import enrollment, inventory
@@ -46,7 +46,7 @@ async def _as_agent(
         with unit_of_work(request.app.state, write=True) as session:
             return work(session, enrollment.authenticate_agent(session, token))
 
-    async with write_slot(request.app.state, write=True):
+    async with db_slot(request.app.state, write=True):
         return await run_in_threadpool(run)
 
 
