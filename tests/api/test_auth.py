@@ -181,3 +181,12 @@ def test_lockout_from_one_address_does_not_lock_the_account_elsewhere(api: Api) 
 
     assert from_attacker.status_code == 429
     assert from_ana.status_code == 200
+
+
+def test_token_last_use_is_recorded_on_reads(api: Api) -> None:
+    headers = api.token_for("bot", Role.viewer)
+
+    api.client.get("/api/devices", headers=headers)
+    listed = api.client.get("/api/tokens", headers=headers).json()
+
+    assert listed[0]["last_used_at"] is not None

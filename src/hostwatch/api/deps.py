@@ -7,12 +7,14 @@ repeating the check.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from hostwatch.auth import audit, service
@@ -22,6 +24,8 @@ from hostwatch.auth.service import Principal
 from hostwatch.config import Settings
 from hostwatch.db.engine import begin_write
 from hostwatch.errors import CsrfFailed, Forbidden, NotAuthenticated
+
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "hw_session"
 CSRF_COOKIE = "hw_csrf"
@@ -111,17 +115,36 @@ def _bearer(request: Request) -> str | None:
     return value.strip()
 
 
+def _touch(request: Request, db: Session, principal: Principal) -> None:
+    """Record a token's use. A reading request must not write in its own transaction
+    (on SQLite it holds no write turn), so it writes in a short one of its own."""
+    assert principal.token_id is not None
+    if request.method not in SAFE_METHODS:
+        service.touch_api_token(db, principal.token_id)
+        return
+    try:
+        with unit_of_work(request.app.state, write=True) as side:
+            service.touch_api_token(side, principal.token_id)
+    except OperationalError:
+        # Losing one last-use update is better than failing the request.
+        log.warning("could not record the use of API token %s", principal.token_id)
+
+
 def get_principal(request: Request, db: Db) -> Principal:
     token = _bearer(request)
     if token is not None:
-        principal = service.principal_from_api_token(db, token)
-        if principal is None:
+        found = service.principal_from_api_token(db, token)
+        if found is None:
             raise NotAuthenticated("the API token is unknown, revoked or its user is disabled")
+        principal, stale = found
+        if stale:
+            _touch(request, db, principal)
     else:
         cookie = request.cookies.get(SESSION_COOKIE)
-        principal = service.principal_from_session(db, cookie) if cookie else None
-        if principal is None:
+        from_session = service.principal_from_session(db, cookie) if cookie else None
+        if from_session is None:
             raise NotAuthenticated("sign in first: no valid session or API token was sent")
+        principal = from_session
         # Cookies ride along on cross-site requests; a state change also needs the CSRF
         # token, which only our own pages can read.
         if request.method not in SAFE_METHODS:

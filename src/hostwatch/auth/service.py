@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hostwatch.auth import audit
@@ -186,7 +186,8 @@ def create_api_token(session: Session, user: User, name: str) -> tuple[str, ApiT
     return raw, token
 
 
-def principal_from_api_token(session: Session, raw: str) -> Principal | None:
+def principal_from_api_token(session: Session, raw: str) -> tuple[Principal, bool] | None:
+    """The token's principal, and whether its last-use time is due for an update."""
     row = session.execute(
         select(ApiToken, User)
         .join(User, User.id == ApiToken.user_id)
@@ -197,13 +198,16 @@ def principal_from_api_token(session: Session, raw: str) -> Principal | None:
     token, user = row
     if token.revoked_at is not None or user.disabled:
         return None
-    now = utcnow()
-    # Touch last use at most once a minute to keep reads cheap.
-    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-        token.last_used_at = now
-    return Principal(
+    # Last use is recorded at most once a minute, to keep reads cheap.
+    stale = token.last_used_at is None or utcnow() - token.last_used_at > timedelta(minutes=1)
+    principal = Principal(
         user_id=user.id, name=user.name, role=Role(user.role), via="token", token_id=token.id
     )
+    return principal, stale
+
+
+def touch_api_token(session: Session, token_id: str) -> None:
+    session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=utcnow()))
 
 
 def list_api_tokens(session: Session, user: User | None) -> list[ApiToken]:
