@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -43,6 +44,7 @@ def _ensure_admin(sessions: object) -> str | None:
         if not password:
             generated = password = secrets.token_urlsafe(15)
         service.create_user(session, ADMIN, Role.admin, password)
+        console.print(f"created the {ADMIN} account")
         audit.record(
             session, actor="hostwatch up", actor_kind="system", action="user.create", target=ADMIN
         )
@@ -105,9 +107,40 @@ def _stop(process: subprocess.Popen[bytes] | None, name: str) -> None:
         process.wait()
 
 
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # As the server does, so that connections of an earlier run in TIME_WAIT don't count.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C, a terminal hang-up and `kill` all stop the stack the same way.
+
+    SIGINT is set explicitly: a launcher started in the background inherits it ignored.
+    """
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupt)
+
+
 def run_stack(settings: Settings, port: int | None = None) -> int:
     port = port or settings.port
     url = f"http://{settings.host}:{port}"
+    if not _port_free(settings.host, port):
+        console.print(
+            f"[red]port {port} on {settings.host} is in use[/]: stop what listens there "
+            "(an earlier Hostwatch?) or pass --port"
+        )
+        return 1
+    _stop_on_signals()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     agent_dir = settings.data_dir / "agent"
     engine = make_engine(settings.resolved_database_url)
@@ -187,6 +220,9 @@ def run_stack(settings: Settings, port: int | None = None) -> int:
         console.print("stopping")
         return 0
     finally:
+        # A second Ctrl-C must not cut the clean-up short.
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
         _stop(agent, "agent")
         _stop(server, "server")
         engine.dispose()

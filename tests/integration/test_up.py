@@ -60,6 +60,11 @@ class Up:
         match = next(m for m in map(URL_LINE.search, self.lines) if m)
         return match.group(1), match.group(2)
 
+    def kill_launcher(self) -> int:
+        """`kill PID` of the launcher alone: it must still stop what it started."""
+        self.process.terminate()
+        return self.process.wait(timeout=40)
+
     def ctrl_c(self) -> int:
         # The terminal sends SIGINT to the whole foreground group.
         os.killpg(self.process.pid, signal.SIGINT)
@@ -141,4 +146,18 @@ def test_up_enrolls_this_machine_with_real_facts(tmp_path: Path) -> None:
         assert second_id == device_id
         assert not any("shown once" in line for line in again.lines)
     finally:
-        assert again.ctrl_c() == 0
+        assert again.kill_launcher() == 0
+    assert wait_for(lambda: _children_gone(again.process.pid), 20, "server and agent to stop")
+
+
+def test_up_refuses_a_port_in_use(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        up = Up(tmp_path / "var", port)
+
+        code = up.process.wait(timeout=60)
+
+    assert code == 1
+    assert any(f"port {port} on 127.0.0.1 is in use" in line for line in up.lines)
