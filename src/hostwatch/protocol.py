@@ -5,9 +5,10 @@ Everything an agent sends is untrusted by the server, so each model bounds its s
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 PROTOCOL_VERSION = 1
 
@@ -21,12 +22,44 @@ EVENTS_PATH = "/api/agent/events"
 MAX_EVENTS_PER_BATCH = 5_000
 MAX_SOFTWARE_ITEMS = 50_000
 
-ShortText = Annotated[str, Field(max_length=256)]
-LongText = Annotated[str, Field(max_length=32_768)]
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL cannot store NUL, and no legitimate name, path or command line holds one.
+    if "\x00" in value:
+        raise ValueError("NUL characters are not allowed")
+    return value
+
+
+# Text bounds match the server's columns, so anything valid here can be stored.
+Text32 = Annotated[str, Field(max_length=32), AfterValidator(_no_nul)]
+Text64 = Annotated[str, Field(max_length=64), AfterValidator(_no_nul)]
+Text128 = Annotated[str, Field(max_length=128), AfterValidator(_no_nul)]
+ShortText = Annotated[str, Field(max_length=255), AfterValidator(_no_nul)]
+PathText = Annotated[str, Field(max_length=4096), AfterValidator(_no_nul)]
+LongText = Annotated[str, Field(max_length=32_768), AfterValidator(_no_nul)]
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _plausible(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("time is out of range") from None
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError("time must be between 1970 and 2200")
+    return utc
+
+
+Time = Annotated[AwareDatetime, AfterValidator(_plausible)]
+Count = Annotated[int, Field(ge=0, le=2**62)]
+ProcessId = Annotated[int, Field(ge=0, le=2**32)]
+Port = Annotated[int, Field(ge=0, le=65535)]
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class HostFacts(_Message):
@@ -39,23 +72,23 @@ class HostFacts(_Message):
     os_name: ShortText | None = None
     os_version: ShortText | None = None
     os_kernel: ShortText | None = None
-    os_arch: ShortText | None = None
+    os_arch: Text32 | None = None
     ip_addresses: list[ShortText] = Field(default_factory=list, max_length=512)
     mac_addresses: list[ShortText] = Field(default_factory=list, max_length=512)
-    cpu_count: int | None = Field(default=None, ge=0)
+    cpu_count: Count | None = None
     cpu_model: ShortText | None = None
-    memory_bytes: int | None = Field(default=None, ge=0)
-    disk_total_bytes: int | None = Field(default=None, ge=0)
-    disk_free_bytes: int | None = Field(default=None, ge=0)
-    boot_time: AwareDatetime | None = None
-    machine_id: ShortText | None = None
+    memory_bytes: Count | None = None
+    disk_total_bytes: Count | None = None
+    disk_free_bytes: Count | None = None
+    boot_time: Time | None = None
+    machine_id: Text128 | None = None
 
 
 class LoggedOnUser(_Message):
     name: ShortText
     terminal: ShortText | None = None
     host: ShortText | None = None
-    started: AwareDatetime | None = None
+    started: Time | None = None
     source: ShortText = Field(description="where the session was read from, e.g. utmp")
 
 
@@ -64,16 +97,16 @@ class SoftwareItem(_Message):
     name: ShortText
     version: ShortText | None = None
     vendor: ShortText | None = None
-    arch: ShortText | None = None
+    arch: Text32 | None = None
     source_package: ShortText | None = None
-    install_path: Annotated[str, Field(max_length=4096)] | None = None
-    status: ShortText | None = None
+    install_path: PathText | None = None
+    status: Text64 | None = None
 
 
 class EnrollRequest(_Message):
     enroll_token: Annotated[str, Field(min_length=8, max_length=256)]
     host: HostFacts
-    agent_version: ShortText
+    agent_version: Text64
     protocol_version: int = PROTOCOL_VERSION
 
 
@@ -86,28 +119,28 @@ class EnrollResponse(_Message):
 class AgentStatus(_Message):
     """The agent's own health, reported with each heartbeat."""
 
-    spool_events: int = Field(default=0, ge=0)
-    spool_bytes: int = Field(default=0, ge=0)
-    dropped_events: int = Field(default=0, ge=0, description="telemetry dropped since start")
+    spool_events: Count = 0
+    spool_bytes: Count = 0
+    dropped_events: Count = Field(default=0, description="telemetry dropped since start")
     errors: list[LongText] = Field(default_factory=list, max_length=64)
-    cpu_percent: float | None = Field(default=None, ge=0)
-    rss_bytes: int | None = Field(default=None, ge=0)
+    cpu_percent: float | None = Field(default=None, ge=0, le=100_000)
+    rss_bytes: Count | None = None
 
 
 class HeartbeatRequest(_Message):
-    agent_version: ShortText
-    sent_at: AwareDatetime
+    agent_version: Text64
+    sent_at: Time
     status: AgentStatus = Field(default_factory=AgentStatus)
 
 
 class PendingAction(_Message):
     id: str
-    type: ShortText
+    type: Text64
     parameters: dict[str, Any] = Field(default_factory=dict)
 
 
 class HeartbeatResponse(_Message):
-    server_time: AwareDatetime
+    server_time: Time
     heartbeat_interval: int
     inventory_due: bool = Field(description="the server wants a fresh inventory snapshot")
     actions: list[PendingAction] = Field(default_factory=list)
@@ -116,7 +149,7 @@ class HeartbeatResponse(_Message):
 class InventoryUpload(_Message):
     """A full snapshot. The server replaces the device's previous snapshot with it atomically."""
 
-    collected_at: AwareDatetime
+    collected_at: Time
     host: HostFacts
     logged_on_users: list[LoggedOnUser] = Field(default_factory=list, max_length=4096)
     software: list[SoftwareItem] = Field(default_factory=list, max_length=MAX_SOFTWARE_ITEMS)
@@ -134,28 +167,28 @@ class AgentEvent(_Message):
     key: Annotated[str, Field(min_length=1, max_length=128)] = Field(
         description="stable per-event key; uploading the same key twice stores one event"
     )
-    time: AwareDatetime
-    kind: ShortText
-    action_type: ShortText | None = None
-    source: ShortText = "agent"
-    event_code: ShortText | None = None
+    time: Time
+    kind: Text32
+    action_type: Text64 | None = None
+    source: Text32 = "agent"
+    event_code: Text64 | None = None
     user: ShortText | None = None
-    process_id: int | None = None
-    process_image: Annotated[str, Field(max_length=4096)] | None = None
+    process_id: ProcessId | None = None
+    process_image: PathText | None = None
     process_command_line: LongText | None = None
-    process_sha256: ShortText | None = None
-    process_guid: ShortText | None = None
-    parent_process_id: int | None = None
-    parent_process_image: Annotated[str, Field(max_length=4096)] | None = None
+    process_sha256: Text64 | None = None
+    process_guid: Text128 | None = None
+    parent_process_id: ProcessId | None = None
+    parent_process_image: PathText | None = None
     parent_process_command_line: LongText | None = None
-    parent_process_guid: ShortText | None = None
-    target_file: Annotated[str, Field(max_length=4096)] | None = None
-    target_registry_key: Annotated[str, Field(max_length=4096)] | None = None
+    parent_process_guid: Text128 | None = None
+    target_file: PathText | None = None
+    target_registry_key: PathText | None = None
     target_registry_value: LongText | None = None
-    remote_address: ShortText | None = None
-    remote_port: int | None = Field(default=None, ge=0, le=65535)
-    local_address: ShortText | None = None
-    local_port: int | None = Field(default=None, ge=0, le=65535)
+    remote_address: Text64 | None = None
+    remote_port: Port | None = None
+    local_address: Text64 | None = None
+    local_port: Port | None = None
     dns_name: ShortText | None = None
     fields: dict[str, Any] = Field(default_factory=dict)
 

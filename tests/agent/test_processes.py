@@ -7,9 +7,11 @@ import secrets
 import shlex
 import shutil
 import subprocess
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import psutil
 import pytest
@@ -143,3 +145,90 @@ def test_process_collector_thread_hands_new_processes_to_the_sink() -> None:
     event = _for_pid(received, proc.pid)[0]
     assert event.process_command_line == f"{SLEEP} 3601.5"
     assert event.time <= datetime.now(UTC)
+
+
+def _start(argv: Sequence[str | bytes]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_process_collector_escapes_undecodable_argv_and_keeps_the_other_processes() -> None:
+    # Linux passes argv as bytes; b"caf\xe9" is Latin-1, not UTF-8, and reaches Python as
+    # "caf\udce9", a lone surrogate the protocol refuses.
+    odd_argv = [sys.executable, "-c", "import time; time.sleep(30)", _unique_argument()]
+    collector = ProcessCollector(machine_id="test-machine")
+    collector.poll()
+    children: list[subprocess.Popen[bytes]] = []
+
+    try:
+        odd = _start([*odd_argv, b"caf\xe9"])
+        children.append(odd)
+        plain = _start([SLEEP, _unique_argument()])
+        children.append(plain)
+        errors: list[str] = []
+        events = collector.poll(errors)
+    finally:
+        for child in children:
+            child.kill()
+            child.wait()
+
+    [odd_event] = _for_pid(events, odd.pid)
+    assert odd_event.process_command_line == shlex.join(odd_argv) + " 'caf\\xe9'"
+    assert protocol.AgentEvent.model_validate_json(odd_event.model_dump_json()) == odd_event
+    assert len(_for_pid(events, plain.pid)) == 1
+    assert errors == []
+
+
+def test_process_collector_skips_a_failing_process_and_retries_it_next_poll(
+    sleeper: tuple[subprocess.Popen[bytes], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proc, argument = sleeper
+    collector = ProcessCollector(machine_id="test-machine")
+    build = collector._event
+
+    def fail_for_sleeper(*args: Any) -> protocol.AgentEvent:
+        if args[0].pid == proc.pid:
+            raise ValueError("transient")
+        return build(*args)
+
+    monkeypatch.setattr(collector, "_event", fail_for_sleeper)
+    errors: list[str] = []
+    first = collector.poll(errors)
+    assert _for_pid(first, proc.pid) == []
+    assert len(_for_pid(first, os.getpid())) == 1
+    assert f"process {proc.pid}: ValueError: transient" in errors
+
+    monkeypatch.setattr(collector, "_event", build)
+    retried = _for_pid(collector.poll(), proc.pid)
+    assert [e.process_command_line for e in retried] == [f"{SLEEP} {argument}"]
+    # It was running when the agent started, even though it is reported one poll late.
+    assert retried[0].fields["running_at_agent_start"] is True
+    assert _for_pid(collector.poll(), proc.pid) == []
+
+
+def test_process_collector_thread_reports_a_failing_process_as_an_error(
+    sleeper: tuple[subprocess.Popen[bytes], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proc, _ = sleeper
+    collector = ProcessCollector(machine_id="test-machine", interval=0.1)
+    build = collector._event
+
+    def fail_for_sleeper(*args: Any) -> protocol.AgentEvent:
+        if args[0].pid == proc.pid:
+            raise ValueError("broken")
+        return build(*args)
+
+    monkeypatch.setattr(collector, "_event", fail_for_sleeper)
+    messages: list[str | None] = []
+    reported = threading.Event()
+
+    def on_error(message: str | None) -> None:
+        messages.append(message)
+        if message and f"process {proc.pid}: ValueError: broken" in message:
+            reported.set()
+
+    collector.start(lambda events: None, on_error)
+    try:
+        assert reported.wait(5.0)
+    finally:
+        collector.stop()
+    assert any(m and m.startswith("process collector: ") for m in messages)

@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 
 from hostwatch import protocol
-from hostwatch.agent.bounds import clip
+from hostwatch.agent.bounds import clean
 
 logger = logging.getLogger(__name__)
 
@@ -178,23 +178,23 @@ def collect_host_facts() -> protocol.HostFacts:
         logger.debug("cannot read the size of /: %s", exc)
 
     return protocol.HostFacts(
-        hostname=clip(hostname) or "unknown",
-        fqdn=clip(fqdn),
-        domain=clip(domain),
+        hostname=clean(hostname) or "unknown",
+        fqdn=clean(fqdn),
+        domain=clean(domain),
         os_family=_os_family(),  # type: ignore[arg-type]
-        os_name=clip(release.get("PRETTY_NAME") or release.get("NAME")),
-        os_version=clip(release.get("VERSION_ID")),
-        os_kernel=clip(platform.release() or None),
-        os_arch=clip(platform.machine() or None),
+        os_name=clean(release.get("PRETTY_NAME") or release.get("NAME")),
+        os_version=clean(release.get("VERSION_ID")),
+        os_kernel=clean(platform.release() or None),
+        os_arch=clean(platform.machine() or None, 32),
         ip_addresses=ips,
         mac_addresses=macs,
         cpu_count=psutil.cpu_count(logical=True),
-        cpu_model=clip(_cpu_model()),
+        cpu_model=clean(_cpu_model()),
         memory_bytes=psutil.virtual_memory().total,
         disk_total_bytes=disk_total,
         disk_free_bytes=disk_free,
         boot_time=datetime.fromtimestamp(psutil.boot_time(), UTC),
-        machine_id=clip(_machine_id()),
+        machine_id=clean(_machine_id(), 128),
     )
 
 
@@ -207,9 +207,9 @@ def collect_logged_on_users() -> list[protocol.LoggedOnUser]:
         return []
     return [
         protocol.LoggedOnUser(
-            name=clip(entry.name) or "",
-            terminal=clip(entry.terminal or None),
-            host=clip(entry.host or None),
+            name=clean(entry.name) or "",
+            terminal=clean(entry.terminal or None),
+            host=clean(entry.host or None),
             started=datetime.fromtimestamp(entry.started, UTC) if entry.started else None,
             source="utmp",
         )

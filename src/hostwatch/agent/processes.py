@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 
 from hostwatch import protocol
-from hostwatch.agent.bounds import LONG, PATH, SHORT, clip, is_clipped
+from hostwatch.agent.bounds import LONG, PATH, SHORT, clean, fit
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +80,8 @@ class ProcessCollector:
         self._hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         self._procfs = Path("/proc/self/stat").exists()
         self._seen: set[tuple[int, int]] | None = None
+        # Processes of the first poll not reported yet, so a retry still says they were running.
+        self._initial: set[tuple[int, int]] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -129,17 +131,24 @@ class ProcessCollector:
             )
         return procs
 
-    def _event(self, proc: _Proc, parent: _Proc | None, first_poll: bool) -> protocol.AgentEvent:
-        cmdline = command_line(proc.argv)
-        parent_cmdline = command_line(parent.argv) if parent else None
-        fields: dict[str, object] = {"collector": "poll", "running_at_agent_start": first_poll}
+    def _event(
+        self, proc: _Proc, parent: _Proc | None, running_at_start: bool
+    ) -> protocol.AgentEvent:
+        fields: dict[str, object] = {
+            "collector": "poll",
+            "running_at_agent_start": running_at_start,
+        }
+        # Everything read from /proc is untrusted text: argv may hold any bytes.
+        text: dict[str, str | None] = {}
         for name, value, limit in (
-            ("command_line", cmdline, LONG),
-            ("parent_command_line", parent_cmdline, LONG),
+            ("command_line", command_line(proc.argv), LONG),
+            ("parent_command_line", command_line(parent.argv) if parent else None, LONG),
             ("image", proc.image, PATH),
+            ("parent_image", parent.image if parent else None, PATH),
             ("user", proc.user, SHORT),
         ):
-            if is_clipped(value, limit):
+            text[name], truncated = fit(value, limit)
+            if truncated:
                 fields[f"{name}_truncated"] = True
         # Limitation: no process_sha256 yet; hashing every new image on each poll is left to
         # the audit-based collector, which sees each exec once.
@@ -148,36 +157,54 @@ class ProcessCollector:
             time=self.start_time(proc.start_ticks),
             kind="process",
             action_type="ProcessCreated",
-            user=clip(proc.user),
+            user=text["user"],
             process_id=proc.pid,
-            process_image=clip(proc.image, PATH),
-            process_command_line=clip(cmdline, LONG),
+            process_image=text["image"],
+            process_command_line=text["command_line"],
             process_guid=self.process_guid(proc.pid, proc.start_ticks),
             parent_process_id=proc.ppid,
-            parent_process_image=clip(parent.image, PATH) if parent else None,
-            parent_process_command_line=clip(parent_cmdline, LONG),
+            parent_process_image=text["parent_image"],
+            parent_process_command_line=text["parent_command_line"],
             parent_process_guid=(
                 self.process_guid(parent.pid, parent.start_ticks) if parent else None
             ),
             fields=fields,
         )
 
-    def poll(self) -> list[protocol.AgentEvent]:
-        """Events for processes not seen by the previous poll, oldest first."""
+    def poll(self, errors: list[str] | None = None) -> list[protocol.AgentEvent]:
+        """Events for processes not seen by the previous poll, oldest first.
+
+        A process whose event cannot be built is left out, with a message in `errors`, and
+        is tried again by the next poll.
+        """
         procs = self._snapshot()
         current = {(p.pid, p.start_ticks) for p in procs.values()}
-        first_poll = self._seen is None
-        new = current if self._seen is None else current - self._seen
-        self._seen = current
+        if self._seen is None:
+            self._initial = set(current)
+            new = current
+        else:
+            self._initial &= current
+            new = current - self._seen
 
         events = []
-        for pid, _ in sorted(new, key=lambda ident: (ident[1], ident[0])):
-            proc = procs[pid]
+        failed: set[tuple[int, int]] = set()
+        for ident in sorted(new, key=lambda ident: (ident[1], ident[0])):
+            proc = procs[ident[0]]
             parent = procs.get(proc.ppid) if proc.ppid else None
             # A parent pid reused by a younger process is not the parent.
             if parent is not None and parent.start_ticks > proc.start_ticks:
                 parent = None
-            events.append(self._event(proc, parent, first_poll))
+            try:
+                events.append(self._event(proc, parent, ident in self._initial))
+            except Exception as exc:  # one odd process must not cost the rest of the poll
+                failed.add(ident)
+                message = clean(f"process {proc.pid}: {type(exc).__name__}: {exc}", LONG) or ""
+                logger.warning("process collector skipped %s", message)
+                if errors is not None:
+                    errors.append(message)
+            else:
+                self._initial.discard(ident)
+        self._seen = current - failed
         return events
 
     # Background thread
@@ -202,8 +229,9 @@ class ProcessCollector:
         on_error: Callable[[str | None], None] | None,
     ) -> None:
         while not self._stop.is_set():
+            errors: list[str] = []
             try:
-                events = self.poll()
+                events = self.poll(errors)
                 if events:
                     sink(events)
             except Exception as exc:  # keep collecting whatever one poll ran into
@@ -212,7 +240,7 @@ class ProcessCollector:
                     on_error(f"process collector: {type(exc).__name__}: {exc}")
             else:
                 if on_error is not None:
-                    on_error(None)
+                    on_error(f"process collector: {'; '.join(errors)}" if errors else None)
             self._stop.wait(self.interval)
 
     def stop(self, timeout: float = 5.0) -> None:

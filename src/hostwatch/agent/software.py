@@ -9,7 +9,7 @@ import subprocess
 from collections.abc import Callable
 
 from hostwatch import protocol
-from hostwatch.agent.bounds import PATH, clip
+from hostwatch.agent.bounds import PATH, clean
 
 logger = logging.getLogger(__name__)
 
@@ -79,11 +79,11 @@ def parse_dpkg(text: str) -> list[protocol.SoftwareItem]:
         items.append(
             protocol.SoftwareItem(
                 source="dpkg",
-                name=clip(name) or name,
-                version=clip(version) or None,
-                arch=clip(arch) or None,
-                source_package=clip(source) or None,
-                status=clip(status) or None,
+                name=clean(name) or name,
+                version=clean(version) or None,
+                arch=clean(arch, 32) or None,
+                source_package=clean(source) or None,
+                status=clean(status, 64) or None,
             )
         )
     return items
@@ -111,11 +111,11 @@ def parse_rpm(text: str) -> list[protocol.SoftwareItem]:
         items.append(
             protocol.SoftwareItem(
                 source="rpm",
-                name=clip(name) or name,
-                version=clip(evr) or None,
-                arch=clip(arch) if arch and arch != "(none)" else None,
-                vendor=clip(vendor) if vendor and vendor != "(none)" else None,
-                source_package=clip(_srpm_name(srpm)),
+                name=clean(name) or name,
+                version=clean(evr) or None,
+                arch=clean(arch, 32) if arch and arch != "(none)" else None,
+                vendor=clean(vendor) if vendor and vendor != "(none)" else None,
+                source_package=clean(_srpm_name(srpm)),
                 status="installed",
             )
         )
@@ -126,9 +126,9 @@ def parse_python(text: str) -> list[protocol.SoftwareItem]:
     return [
         protocol.SoftwareItem(
             source="pip",
-            name=clip(str(entry["name"])) or "",
-            version=clip(str(entry["version"])) if entry.get("version") else None,
-            install_path=clip(str(entry["path"]), PATH) if entry.get("path") else None,
+            name=clean(str(entry["name"])) or "",
+            version=clean(str(entry["version"])) if entry.get("version") else None,
+            install_path=clean(str(entry["path"]), PATH) if entry.get("path") else None,
             status="installed",
         )
         for entry in json.loads(text)
