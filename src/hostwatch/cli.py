@@ -16,6 +16,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from hostwatch.auth import audit, service
+from hostwatch.auth.roles import Role
 from hostwatch.config import Settings, SettingsError
 from hostwatch.db import migrate
 from hostwatch.db.engine import make_engine, make_session_factory, transaction
@@ -169,6 +170,7 @@ def users_set_role(name: str, role: str) -> None:
         with transaction(sessions) as session:
             user = service.get_user(session, name)
             new_role = service.parse_role(role)
+            service.check_admin_remains(session, user, new_role, user.disabled)
             _cli_audit(session, "user.update", name, {"role": [user.role, new_role.value]})
             user.role = new_role.value
     except HostwatchError as exc:
@@ -199,6 +201,7 @@ def users_disable(name: str, enable: Annotated[bool, typer.Option("--enable")] =
     try:
         with transaction(sessions) as session:
             user = service.get_user(session, name)
+            service.check_admin_remains(session, user, Role(user.role), not enable)
             user.disabled = not enable
             _cli_audit(session, "user.update", name, {"disabled": not enable})
     except HostwatchError as exc:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+from concurrent.futures import ThreadPoolExecutor
+
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
+from hostwatch.api.app import create_app
 from hostwatch.auth.models import AuditEntry
 from hostwatch.auth.roles import Role
 from tests.helpers import PASSWORD, Api
@@ -74,6 +78,68 @@ def test_failed_logins_are_rate_limited_even_with_the_right_password(api: Api) -
     assert "too many failed sign-ins" in response.json()["detail"]
 
 
+def test_refused_sign_ins_are_audited_as_refused_not_as_failures(api: Api) -> None:
+    api.add_user("ana", Role.viewer)
+    limit = api.settings.login_failures_per_user
+    for _ in range(limit + 3):
+        api.client.post("/api/auth/login", json={"username": "ana", "password": "guess"})
+
+    outcomes = [e.outcome for e in _audit(api, "auth.login")]
+
+    assert outcomes == ["failure"] * limit + ["refused"] * 3
+
+
+def _client_from(api: Api, address: str, **limits: int) -> TestClient:
+    settings = dataclasses.replace(api.settings, **limits)
+    return TestClient(
+        create_app(settings, api.engine), base_url="http://127.0.0.1", client=(address, 4000)
+    )
+
+
+def test_account_wide_limit_refuses_only_addresses_that_failed(api: Api) -> None:
+    api.add_user("ana", Role.viewer)
+    limits = {"login_failures_per_account": 3, "login_failures_per_user": 100}
+    attacker = _client_from(api, "203.0.113.7", **limits)
+    owner = _client_from(api, "198.51.100.2", **limits)
+    for _ in range(3):
+        attacker.post("/api/auth/login", json={"username": "ana", "password": "guess"})
+
+    blocked = attacker.post("/api/auth/login", json={"username": "ana", "password": PASSWORD})
+    allowed = owner.post("/api/auth/login", json={"username": "ana", "password": PASSWORD})
+
+    assert blocked.status_code == 429
+    assert "for this account" in blocked.json()["detail"]
+    assert allowed.status_code == 200
+
+
+def test_per_address_limit_spans_accounts(api: Api) -> None:
+    api.add_user("ana", Role.viewer)
+    sprayer = _client_from(api, "203.0.113.9", login_failures_per_address=4)
+    for name in ("a1", "a2", "a3", "a4"):
+        sprayer.post("/api/auth/login", json={"username": name, "password": "guess"})
+
+    response = sprayer.post("/api/auth/login", json={"username": "ana", "password": PASSWORD})
+
+    assert response.status_code == 429
+    assert "from this address" in response.json()["detail"]
+
+
+def test_parallel_guesses_get_no_more_tries_than_the_limit(api: Api) -> None:
+    api.add_user("ana", Role.viewer)
+    limit = api.settings.login_failures_per_user
+
+    def guess(_: int) -> int:
+        return api.client.post(
+            "/api/auth/login", json={"username": "ana", "password": "guess"}
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(guess, range(limit * 3)))
+
+    assert codes.count(401) == limit
+    assert codes.count(429) == limit * 2
+
+
 def test_cookie_session_needs_csrf_token_to_change_state(api: Api) -> None:
     api.add_user("boss", Role.admin)
     csrf = api.login("boss")
@@ -133,11 +199,62 @@ def test_new_password_ends_open_sessions(api: Api) -> None:
     csrf = api.login("ana")
 
     changed = api.client.post(
-        "/api/users/ana/password", json={"password": "n" * 16}, headers={"X-CSRF-Token": csrf}
+        "/api/users/ana/password",
+        json={"password": "n" * 16, "current_password": PASSWORD},
+        headers={"X-CSRF-Token": csrf},
     )
 
     assert changed.status_code == 204
     assert api.client.get("/api/auth/me").status_code == 401
+
+
+def test_changing_your_own_password_needs_the_current_one(api: Api) -> None:
+    api.add_user("ana", Role.viewer)
+    csrf = api.login("ana")
+    headers = {"X-CSRF-Token": csrf}
+
+    missing = api.client.post(
+        "/api/users/ana/password", json={"password": "n" * 16}, headers=headers
+    )
+    wrong = api.client.post(
+        "/api/users/ana/password",
+        json={"password": "n" * 16, "current_password": "not it"},
+        headers=headers,
+    )
+
+    assert (missing.status_code, wrong.status_code) == (403, 403)
+    assert api.client.get("/api/auth/me").status_code == 200
+
+
+def test_non_admin_cannot_probe_other_user_names_through_password_change(api: Api) -> None:
+    api.add_user("ana", Role.viewer)
+    viewer = api.token_for("bob", Role.analyst)
+
+    existing = api.client.post(
+        "/api/users/ana/password", headers=viewer, json={"password": "n" * 16}
+    )
+    missing = api.client.post(
+        "/api/users/ghost/password", headers=viewer, json={"password": "n" * 16}
+    )
+
+    assert (existing.status_code, missing.status_code) == (403, 403)
+    assert existing.json()["detail"] == missing.json()["detail"]
+
+
+def test_the_last_enabled_admin_cannot_be_demoted_or_disabled(api: Api) -> None:
+    admin = api.token_for("boss", Role.admin)
+    api.add_user("second", Role.admin)
+
+    api.client.patch("/api/users/second", headers=admin, json={"disabled": True})
+    demote = api.client.patch("/api/users/boss", headers=admin, json={"role": "analyst"})
+    api.client.patch("/api/users/second", headers=admin, json={"disabled": False})
+    demote_with_another = api.client.patch(
+        "/api/users/second", headers=admin, json={"role": "analyst"}
+    )
+
+    assert demote.status_code == 409
+    assert "last enabled admin" in demote.json()["detail"]
+    assert demote_with_another.status_code == 200
 
 
 def test_short_password_is_refused_with_the_field_named(api: Api) -> None:

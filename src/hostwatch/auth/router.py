@@ -18,12 +18,12 @@ from hostwatch.api.deps import (
     Viewer,
     client_address,
     record_audit,
-    record_failure,
 )
 from hostwatch.auth import audit, service
 from hostwatch.auth.models import AuditEntry, User
 from hostwatch.auth.roles import Role
-from hostwatch.errors import Forbidden, HostwatchError, NotFound
+from hostwatch.auth.secrets import verify_password
+from hostwatch.errors import Forbidden, HostwatchError, NotFound, TooManyLogins
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
@@ -64,6 +64,9 @@ class UserPatch(BaseModel):
 
 class PasswordIn(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
+    current_password: str | None = Field(
+        default=None, max_length=1024, description="needed when changing your own password"
+    )
 
 
 class TokenIn(BaseModel):
@@ -111,9 +114,19 @@ def login(body: LoginIn, request: Request, response: Response, db: Db, settings:
     try:
         user = service.authenticate(db, settings, body.username, body.password, address)
     except HostwatchError as exc:
-        record_failure(
-            request, db, actor=body.username, action="auth.login", detail={"reason": exc.code}
+        # Recorded in the sign-in's own transaction: nothing was written before the check,
+        # and on PostgreSQL the attempt's locks must be held until the failure is counted.
+        audit.record(
+            db,
+            actor=body.username,
+            actor_kind="anonymous",
+            action="auth.login",
+            outcome="refused" if isinstance(exc, TooManyLogins) else "failure",
+            address=address,
+            request_id=request.state.request_id,
+            detail={"reason": exc.code},
         )
+        db.commit()
         raise
     raw, login_session = service.open_session(db, user, settings, address)
     audit.record(
@@ -170,6 +183,12 @@ def create_user(body: UserIn, principal: Admin, request: Request, db: Db) -> Use
 @router.patch("/users/{name}", response_model=UserOut)
 def update_user(name: str, body: UserPatch, principal: Admin, request: Request, db: Db) -> UserOut:
     user = service.get_user(db, name)
+    service.check_admin_remains(
+        db,
+        user,
+        body.role or Role(user.role),
+        user.disabled if body.disabled is None else body.disabled,
+    )
     changes: dict[str, Any] = {}
     if body.role is not None and body.role.value != user.role:
         changes["role"] = [user.role, body.role.value]
@@ -187,9 +206,14 @@ def update_user(name: str, body: UserPatch, principal: Admin, request: Request, 
 def set_password(
     name: str, body: PasswordIn, principal: Viewer, request: Request, db: Db
 ) -> Response:
-    user = service.get_user(db, name)
-    if user.id != principal.user_id and not principal.role.allows(Role.admin):
+    own = name == principal.name
+    if not own and not principal.role.allows(Role.admin):
+        # Refused before the lookup, so the answer does not tell which names exist.
         raise Forbidden("only admins may set another user's password")
+    user = service.get_user(db, name)
+    # A stolen session alone must not be enough to take the account over.
+    if own and not verify_password(user.password_hash, body.current_password or ""):
+        raise Forbidden("to change your own password, send your current password too")
     service.set_password(db, user, body.password)
     record_audit(request, db, principal, "user.password", user.name)
     return Response(status_code=204)

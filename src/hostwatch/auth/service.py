@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from hostwatch.auth import audit
@@ -94,6 +94,21 @@ def set_password(session: Session, user: User, password: str) -> None:
         session.delete(login)
 
 
+def check_admin_remains(session: Session, user: User, role: Role, disabled: bool) -> None:
+    """Refuse a change that would leave no enabled admin to manage users."""
+    loses_admin = user.role == Role.admin.value and not user.disabled
+    keeps_admin = role is Role.admin and not disabled
+    if not loses_admin or keeps_admin:
+        return
+    others = session.scalar(
+        select(func.count(User.id)).where(
+            User.role == Role.admin.value, User.disabled.is_(False), User.id != user.id
+        )
+    )
+    if not others:
+        raise Conflict(f"{user.name} is the last enabled admin; make another admin first")
+
+
 def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.name)))
 
@@ -104,25 +119,32 @@ def authenticate(
     """Check a password, refusing once too many recent sign-ins failed.
 
     Failures are read back from the audit log, so the limits hold across server processes.
+    Only failures count: a refused attempt (429) is not one, so a locked-out address cannot
+    keep the window open by knocking. The account-wide limit, against guesses spread over
+    many addresses, refuses only addresses that have themselves failed for that account, so
+    an attacker cannot lock the real user out from a clean address.
     """
     since = utcnow() - timedelta(seconds=settings.login_failure_window_seconds)
+    actor = name[:128]
+    _serialize_attempts(session, actor, address)
 
     def failures(**where: str | None) -> int:
         return audit.count_since(
             session, action="auth.login", since=since, outcome="failure", **where
         )
 
-    actor = name[:128]
-    limited = (
-        (address and failures(actor=actor, address=address) >= settings.login_failures_per_user)
-        or (address and failures(address=address) >= settings.login_failures_per_address)
-        or failures(actor=actor) >= settings.login_failures_per_account
-    )
-    if limited:
+    refusal = None
+    here = failures(actor=actor, address=address) if address else 0
+    if here >= settings.login_failures_per_user:
+        refusal = "too many failed sign-ins for this account from this address"
+    elif address and failures(address=address) >= settings.login_failures_per_address:
+        refusal = "too many failed sign-ins from this address"
+    elif (here > 0 or not address) and failures(actor=actor) >= settings.login_failures_per_account:
+        refusal = "too many failed sign-ins for this account"
+    if refusal:
         minutes = max(1, settings.login_failure_window_seconds // 60)
         raise TooManyLogins(
-            f"too many failed sign-ins for this account from this address; try again in "
-            f"{minutes} minutes",
+            f"{refusal}; try again in {minutes} minutes",
             retry_after=settings.login_failure_window_seconds,
         )
 
@@ -131,6 +153,23 @@ def authenticate(
     if not ok or user is None or user.disabled:
         raise InvalidCredentials("wrong user name or password, or the account is disabled")
     return user
+
+
+def _serialize_attempts(session: Session, actor: str, address: str | None) -> None:
+    """Make concurrent sign-ins for one account or address take turns until they commit.
+
+    Otherwise parallel guesses all read the failure count before any of them adds to it, and
+    a burst gets many more tries than the limit. SQLite needs nothing: a sign-in is a write
+    transaction there, and writers already take turns. PostgreSQL gets transaction-scoped
+    advisory locks, always address first, then account, so two attempts cannot deadlock.
+    """
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    lock = text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))")
+    if address:
+        session.execute(lock, {"kind": 7301, "key": address})
+    session.execute(lock, {"kind": 7302, "key": actor})
 
 
 def open_session(
