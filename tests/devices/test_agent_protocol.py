@@ -62,14 +62,33 @@ def test_revoked_credential_gets_401(api: Api) -> None:
     assert after.json()["code"] == "HW-3001"
 
 
-def test_reenrolling_the_same_machine_keeps_the_device(api: Api) -> None:
+def test_an_enrolled_machine_id_cannot_be_claimed_again(api: Api) -> None:
     first, old = enroll(api, "box", machine_id="m-1")
-    second, new = enroll(api, "box-renamed", machine_id="m-1")
+    second, new = enroll(api, "box-impostor", machine_id="m-1")
     beat = {"agent_version": "1", "sent_at": "2026-01-01T00:00:00Z"}
 
-    assert first == second
-    assert api.client.post("/api/agent/heartbeat", headers=old, json=beat).status_code == 401
+    assert first != second
+    assert api.client.post("/api/agent/heartbeat", headers=old, json=beat).status_code == 200
     assert api.client.post("/api/agent/heartbeat", headers=new, json=beat).status_code == 200
+    admin = api.token_for("boss", Role.admin)
+    assert (
+        api.client.get(f"/api/devices/{first}", headers=admin).json()["details"]["hostname"]
+        == "box"
+    )
+
+
+def test_a_revoked_agent_stays_revoked_when_its_machine_enrolls_again(api: Api) -> None:
+    first, old = enroll(api, "box", machine_id="m-1")
+    admin = api.token_for("boss", Role.admin)
+    api.client.post(f"/api/devices/{first}/agent/revoke", headers=admin)
+
+    second, _ = enroll(api, "box", machine_id="m-1")
+    beat = {"agent_version": "1", "sent_at": "2026-01-01T00:00:00Z"}
+
+    assert second != first
+    assert api.client.post("/api/agent/heartbeat", headers=old, json=beat).status_code == 401
+    revoked = api.client.get(f"/api/devices/{first}", headers=admin).json()
+    assert revoked["details"]["health_state"] == "misconfigured"
 
 
 def test_same_hostname_on_two_machines_stays_two_devices(api: Api) -> None:

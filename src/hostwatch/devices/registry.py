@@ -16,21 +16,29 @@ SOURCES = ("agent", "endpoint_logs", "directory")
 
 
 def find_for_agent(session: Session, host: protocol.HostFacts) -> Device | None:
-    """The device an enrolling agent is, if Hostwatch knows it already."""
-    if host.machine_id:
-        device = session.scalar(select(Device).where(Device.machine_id == host.machine_id))
-        if device is not None:
-            return device
-    # A device known only from logs or the directory, matched by FQDN then host name.
-    # Devices with an agent of their own are never matched by name: names collide.
+    """The device an enrolling agent is, if Hostwatch knows it already.
+
+    Only devices that never had an agent are matched: the machine id and names an agent
+    reports are not secrets, so matching a device with an agent of its own would let anyone
+    holding an enrollment token take over that device's credential and history, or bring a
+    revoked agent back. A re-installed agent that lost its data directory therefore enrolls
+    as a new device, and the old one falls inactive.
+    """
     without_agent = (
         ~select(AgentCredential.device_id).where(AgentCredential.device_id == Device.id).exists()
     )
-    for column, value in ((Device.fqdn, host.fqdn), (Device.hostname, host.hostname)):
+    # A device known only from logs or the directory: by machine id, then FQDN, then name.
+    candidates = (
+        (Device.machine_id, host.machine_id, False),
+        (Device.fqdn, host.fqdn, True),
+        (Device.hostname, host.hostname, True),
+    )
+    for column, value, fold_case in candidates:
         if not value:
             continue
+        match = func.lower(column) == value.lower() if fold_case else column == value
         device = session.scalar(
-            select(Device).where(func.lower(column) == value.lower(), without_agent).limit(1)
+            select(Device).where(match, without_agent).order_by(Device.first_seen).limit(1)
         )
         if device is not None:
             return device
