@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from fastapi.routing import APIRoute
+from sqlalchemy import text
+
 from hostwatch.auth.roles import Role
 from tests.helpers import Api, enroll
 
@@ -98,3 +101,98 @@ def test_bad_cursor_is_refused(api: Api) -> None:
 
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "cursor"
+
+
+def test_chunked_oversized_body_is_refused_with_413(api: Api) -> None:
+    admin = api.token_for("boss", Role.admin)
+    chunk = b"x" * 65536
+    count = api.settings.max_body_bytes // len(chunk) + 2
+
+    response = api.client.post(
+        "/api/devices/x/tags",
+        headers={**admin, "content-type": "application/json"},
+        content=(chunk for _ in range(count)),
+    )
+
+    assert response.status_code == 413
+    assert "limit of" in response.json()["detail"]
+
+
+def test_agent_route_refuses_a_non_device_credential_before_reading_the_body(api: Api) -> None:
+    user = api.token_for("boss", Role.admin)
+    big = b"x" * (api.settings.max_body_bytes * 2)
+
+    anonymous = api.client.post("/api/agent/events", content=big)
+    user_token = api.client.post("/api/agent/events", headers=user, content=big)
+
+    assert (anonymous.status_code, user_token.status_code) == (401, 401)
+    assert anonymous.json()["code"] == "HW-3001"
+    assert anonymous.headers["x-content-type-options"] == "nosniff"
+
+
+def test_enrollment_body_is_held_to_the_small_limit(api: Api) -> None:
+    big = "x" * (api.settings.max_body_bytes + 1)
+
+    response = api.client.post("/api/agent/enroll", json={"enroll_token": big})
+
+    assert response.status_code == 413
+
+
+def test_nul_in_body_or_query_is_refused(api: Api) -> None:
+    _, agent = enroll(api, "box")
+    admin = api.token_for("boss", Role.admin)
+    event = {"key": "k", "time": "2026-01-01T00:00:00Z", "kind": "process"}
+
+    in_fields = api.client.post(
+        "/api/agent/events",
+        headers=agent,
+        json={"events": [{**event, "fields": {"note": "a\u0000b"}}]},
+    )
+    in_query = api.client.get("/api/devices?q=a%00b", headers=admin)
+
+    assert (in_fields.status_code, in_query.status_code) == (422, 422)
+    assert "NUL" in in_fields.json()["detail"]
+    assert api.client.get("/api/devices?q=a", headers=admin).status_code == 200
+
+
+def test_literal_backslash_u0000_text_is_not_mistaken_for_nul(api: Api) -> None:
+    _, agent = enroll(api, "box")
+    event = {"key": "k", "time": "2026-01-01T00:00:00Z", "kind": "process"}
+
+    response = api.client.post(
+        "/api/agent/events",
+        headers=agent,
+        json={"events": [{**event, "process_command_line": "echo \\u0000"}]},
+    )
+
+    assert response.status_code == 200
+    assert response.json()["stored"] == 1
+
+
+def test_unexpected_error_is_a_500_problem_with_request_id_and_security_headers(
+    api: Api,
+) -> None:
+    viewer = api.token_for("v", Role.viewer)
+
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    app = api.client.app
+    app.router.routes.insert(0, APIRoute("/api/test-boom", boom, methods=["GET"]))  # type: ignore[attr-defined]
+    response = api.client.get("/api/test-boom", headers=viewer)
+
+    assert response.status_code == 500
+    body = response.json()
+    assert body["code"] == "HW-0000" and "secret" not in response.text
+    assert body["request_id"] == response.headers["x-request-id"]
+    assert response.headers["content-security-policy"].startswith("default-src 'self'")
+
+
+def test_anonymous_refusals_do_not_fill_the_audit_log(api: Api) -> None:
+    for _ in range(5):
+        api.client.post("/api/users", json={"name": "x", "role": "admin", "password": "p" * 16})
+
+    with api.engine.connect() as conn:
+        entries = conn.execute(text("SELECT count(*) FROM audit_log")).scalar()
+
+    assert entries == 0
