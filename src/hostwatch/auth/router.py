@@ -111,6 +111,9 @@ def _user_out(user: User) -> UserOut:
 def login(body: LoginIn, request: Request, response: Response, db: Db, settings: AppSettings):
     address = client_address(request)
     request.state.audited = True
+    # Limitation: the memory-hard hash is checked inside the sign-in's write transaction (so
+    # the failure count cannot race); on SQLite every other writer waits for it, about 50 ms
+    # per sign-in.
     try:
         user = service.authenticate(db, settings, body.username, body.password, address)
     except HostwatchError as exc:
@@ -267,7 +270,7 @@ def audit_log(
     action: str | None = None,
     actor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: int | None = None,
+    before_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> list[AuditEntry]:
     query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if action:

@@ -24,7 +24,7 @@ from hostwatch.config import Settings
 from hostwatch.db.base import utcnow
 from hostwatch.errors import Conflict, InvalidCredentials, InvalidInput, NotFound, TooManyLogins
 
-USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 SESSION_PREFIX = "hws"
 API_TOKEN_PREFIX = "hwt"  # noqa: S105 - a prefix, not a secret
 
@@ -43,7 +43,7 @@ class Principal:
 
 
 def _check_name(name: str) -> None:
-    if not USER_NAME.match(name):
+    if not USER_NAME.fullmatch(name):
         raise InvalidInput(
             f"user name {name!r} is not valid: use 1 to 64 letters, digits, '.', '_', '@' or '-'",
             errors=[{"field": "name", "message": "invalid user name"}],

@@ -22,6 +22,8 @@ class SortKey:
     tiebreak: ColumnElement[Any] | InstrumentedAttribute[Any]
     descending: bool
     is_time: bool = False
+    # The Python type of the sort value, where the expression (a SQL function) cannot tell.
+    value_type: type | None = None
 
 
 def encode_cursor(value: Any, row_id: Any) -> str:
@@ -31,12 +33,45 @@ def encode_cursor(value: Any, row_id: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def _python_type(expression: Any) -> type | None:
+    try:
+        kind: type = expression.type.python_type
+    except (AttributeError, NotImplementedError):
+        return None
+    return kind
+
+
+def _fits(value: Any, kind: type | None) -> bool:
+    """Whether a decoded cursor part can be compared with a column of this Python type."""
+    if value is None or kind is None:
+        return True
+    if isinstance(value, bool):
+        return kind is bool
+    if kind is int:
+        return isinstance(value, int) and abs(value) <= 2**62
+    if kind is float:
+        return isinstance(value, (int, float))
+    # An expression of unknown type (a SQL function) takes any scalar, but nothing nested.
+    allowed: tuple[type, ...] = (str, int, float, datetime) if kind is object else (kind,)
+    if not isinstance(value, allowed):
+        return False
+    return not isinstance(value, str) or len(value) <= 1024
+
+
 def decode_cursor(cursor: str, key: SortKey) -> tuple[Any, Any]:
+    """The sort value and row id a cursor names, checked against the columns' types.
+
+    A cursor comes back from the client, so it is untrusted: a value of the wrong type would
+    otherwise reach the database and fail there.
+    """
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if key.is_time and value is not None:
             value = datetime.fromisoformat(value)
+        value_type = key.value_type or _python_type(key.expression)
+        if not _fits(value, value_type) or not _fits(row_id, _python_type(key.tiebreak)):
+            raise TypeError("cursor value does not match the sort column")
     except (ValueError, TypeError) as exc:
         raise InvalidInput(
             "cursor is not valid: pass the next_cursor of a previous page unchanged",

@@ -22,10 +22,12 @@ def _sort_key(sort: str) -> paging.SortKey:
     descending = sort.startswith("-")
     name = sort.lstrip("-")
     if name == "name":
-        return paging.SortKey(func.lower(Device.hostname), Device.id, descending)
+        return paging.SortKey(func.lower(Device.hostname), Device.id, descending, value_type=str)
     if name in {"last_seen", "first_seen"}:
         column = getattr(Device, name)
-        return paging.SortKey(func.coalesce(column, _EPOCH), Device.id, descending, is_time=True)
+        return paging.SortKey(
+            func.coalesce(column, _EPOCH), Device.id, descending, is_time=True, value_type=datetime
+        )
     raise InvalidInput(
         f"sort {sort!r} is not supported: use name, last_seen or first_seen, '-' for descending",
         errors=[{"field": "sort", "message": "unsupported sort"}],
@@ -215,7 +217,7 @@ def list_software(
     cursor: str | None,
 ) -> schemas.SoftwarePage:
     get_device(session, device_id)
-    key = paging.SortKey(func.lower(Software.name), Software.id, descending=False)
+    key = paging.SortKey(func.lower(Software.name), Software.id, descending=False, value_type=str)
     conditions: list[Any] = [Software.device_id == device_id]
     if q:
         conditions.append(func.lower(Software.name).like(_like(q), escape="\\"))

@@ -24,7 +24,7 @@ def list_devices(
     db: Db,
     settings: AppSettings,
     q: Annotated[str | None, Query(max_length=256)] = None,
-    tag: Annotated[list[str] | None, Query()] = None,
+    tag: Annotated[list[str] | None, Query(max_length=20, description="all must match")] = None,
     health: str | None = None,
     source: str | None = None,
     sort: str = "name",
@@ -67,7 +67,7 @@ def add_tags(
     device_id: str, body: schemas.TagsIn, principal: Analyst, request: Request, db: Db
 ) -> list[schemas.TagOut]:
     device = queries.get_device(db, device_id)
-    added = tags.add_user_tags(device, body.tags, principal.name)
+    added = tags.add_user_tags(db, device, body.tags, principal.name)
     record_audit(request, db, principal, "device.tag.add", device.id, {"tags": added})
     return [schemas.TagOut(name=t.name, kind=t.kind) for t in device.tags]  # type: ignore[arg-type]
 
@@ -82,7 +82,7 @@ def remove_tag(device_id: str, tag: str, principal: Analyst, request: Request, d
 
 class EnrollTokenIn(BaseModel):
     valid_hours: int | None = Field(default=7 * 24, ge=1, le=24 * 365)
-    max_uses: int | None = Field(default=None, ge=1)
+    max_uses: int | None = Field(default=None, ge=1, le=1_000_000)
     note: str | None = Field(default=None, max_length=255)
 
 

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
 from hostwatch.devices.models import Device, DeviceTag
 from hostwatch.errors import Forbidden, InvalidInput, NotFound
 
-TAG = re.compile(r"^[\w .:@/+-]{1,64}$")
+# ASCII only, so look-alike letters cannot pass for another tag, and no '/', so every tag
+# can be named in the path of DELETE /api/devices/{id}/tags/{tag}.
+TAG = re.compile(r"[A-Za-z0-9_ .:@+-]{1,64}")
 _SYSTEM_PREFIXES = ("source:", "os:", "isolation:")
 
 
 def check_tag(tag: str) -> str:
     tag = tag.strip()
-    if not TAG.match(tag):
+    if not TAG.fullmatch(tag):
         raise InvalidInput(
-            f"tag {tag!r} is not valid: use 1 to 64 letters, digits, spaces or . : @ / + - _",
+            f"tag {tag!r} is not valid: use 1 to 64 ASCII letters, digits, spaces or . : @ + - _",
             errors=[{"field": "tags", "message": "invalid tag"}],
         )
     if tag.lower().startswith(_SYSTEM_PREFIXES):
@@ -26,14 +31,24 @@ def check_tag(tag: str) -> str:
     return tag
 
 
-def add_user_tags(device: Device, tags: list[str], actor: str) -> list[str]:
-    """Add tags; returns those that were new."""
+def add_user_tags(session: Session, device: Device, tags: list[str], actor: str) -> list[str]:
+    """Add tags; returns those that were new.
+
+    Each tag goes in under its own savepoint: when another request adds the same tag at the
+    same moment, the database's unique constraint decides, and the loser treats it as present.
+    """
     present = {t.name for t in device.tags}
     added = []
     for tag in dict.fromkeys(check_tag(t) for t in tags):
-        if tag not in present:
-            device.tags.append(DeviceTag(name=tag, kind="user", created_by=actor))
-            added.append(tag)
+        if tag in present:
+            continue
+        try:
+            with session.begin_nested():
+                session.add(DeviceTag(device_id=device.id, name=tag, kind="user", created_by=actor))
+        except IntegrityError:
+            continue
+        added.append(tag)
+    session.expire(device, ["tags"])
     return added
 
 
