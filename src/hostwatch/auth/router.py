@@ -112,7 +112,7 @@ def login(body: LoginIn, request: Request, response: Response, db: Db, settings:
     address = client_address(request)
     request.state.audited = True
     # Limitation: the memory-hard hash is checked inside the sign-in's write transaction (so
-    # the failure count cannot race); on SQLite every other writer waits for it, about 50 ms
+    # the failure count cannot race); on SQLite every other writer waits for it, about 120 ms
     # per sign-in.
     try:
         user = service.authenticate(db, settings, body.username, body.password, address)
