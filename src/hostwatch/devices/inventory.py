@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from hostwatch import protocol
@@ -17,6 +18,8 @@ from hostwatch.devices.models import AgentCredential, Device, Software
 from hostwatch.events.store import EventStore
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def heartbeat(
@@ -53,8 +56,25 @@ def heartbeat(
     )
 
 
-def _software_key(source: str, name: str, version: str, arch: str) -> tuple[str, str, str, str]:
-    return (source, name, version, arch)
+# A software item's identity: the unique key of its row. Unknown version and arch are stored
+# as empty strings (see Software), so None and "" name the same item.
+SoftwareKey = tuple[str, str, str, str]
+# What an upload may change about an item it names: vendor, source package, path, status.
+SoftwareDetails = tuple[str | None, str | None, str | None, str | None]
+
+_SOFTWARE = cast(Table, Software.__table__)
+_DETAIL_COLUMNS = ("vendor", "source_package", "install_path", "status")
+# Rows per executemany call: bounds the memory of one batch, whatever the driver does.
+_ROWS_PER_BATCH = 5_000
+
+
+def _software_key(item: protocol.SoftwareItem) -> SoftwareKey:
+    return (item.source, item.name, item.version or "", item.arch or "")
+
+
+def _chunks(values: list[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def replace_inventory(
@@ -62,9 +82,19 @@ def replace_inventory(
 ) -> protocol.InventoryResult:
     """Replace the device's inventory with the snapshot, in the caller's transaction.
 
-    Items seen before keep their first-seen time; items gone from the snapshot are removed.
+    Every item in the snapshot has last-seen set to now; items seen before keep their
+    first-seen time, new ones start at now; items gone from the snapshot are removed. An
+    item listed twice in one snapshot counts once, with the details of its first listing.
+
+    The software rows are diffed against the snapshot and written with a few set-based
+    statements (Core, not ORM objects): a snapshot of 50,000 items is one round of reads
+    and a handful of bulk writes.
     """
     now = utcnow()
+    device_id = credential.device_id
+    # Two uploads of one device at once would diff against the same rows and then collide
+    # on the unique key. Lock the device row first (PostgreSQL; SQLite has one writer).
+    session.execute(select(Device.id).where(Device.id == device_id).with_for_update())
     device: Device = credential.device
     registry.apply_host_facts(device, upload.host)
     registry.sync_system_tags(session, device)
@@ -72,56 +102,89 @@ def replace_inventory(
     device.inventory_collected_at = upload.collected_at
     device.last_seen = now
 
-    incoming: dict[tuple[str, str, str, str], protocol.SoftwareItem] = {}
+    incoming: dict[SoftwareKey, SoftwareDetails] = {}
     for item in upload.software:
-        key = _software_key(item.source, item.name, item.version or "", item.arch or "")
-        incoming.setdefault(key, item)
+        key = _software_key(item)
+        if key not in incoming:
+            incoming[key] = (item.vendor, item.source_package, item.install_path, item.status)
 
-    existing = {
-        _software_key(s.source, s.name, s.version, s.arch): s
-        for s in session.scalars(select(Software).where(Software.device_id == device.id))
+    software = _SOFTWARE
+    c = software.c
+    connection = session.connection()
+    existing: dict[SoftwareKey, tuple[int, SoftwareDetails]] = {
+        (source, name, version, arch): (row_id, (vendor, source_package, install_path, status))
+        for (
+            row_id,
+            source,
+            name,
+            version,
+            arch,
+            vendor,
+            source_package,
+            install_path,
+            status,
+        ) in connection.execute(
+            select(
+                c.id,
+                c.source,
+                c.name,
+                c.version,
+                c.arch,
+                *(c[name] for name in _DETAIL_COLUMNS),
+            ).where(c.device_id == device_id)
+        ).all()
     }
-    gone = [s.id for key, s in existing.items() if key not in incoming]
-    for start in range(0, len(gone), 500):
-        session.execute(delete(Software).where(Software.id.in_(gone[start : start + 500])))
 
-    added = 0
-    for key, item in incoming.items():
-        row = existing.get(key)
-        if row is None:
-            session.add(
-                Software(
-                    device_id=device.id,
-                    source=item.source,
-                    name=item.name,
-                    version=key[2],
-                    arch=key[3],
-                    vendor=item.vendor,
-                    source_package=item.source_package,
-                    install_path=item.install_path,
-                    status=item.status,
-                    first_seen=now,
-                    last_seen=now,
-                )
+    gone = [row_id for key, (row_id, _) in existing.items() if key not in incoming]
+    added: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    for key, details in incoming.items():
+        found = existing.get(key)
+        if found is None:
+            added.append(
+                {
+                    "device_id": device_id,
+                    "source": key[0],
+                    "name": key[1],
+                    "version": key[2],
+                    "arch": key[3],
+                    **dict(zip(_DETAIL_COLUMNS, details, strict=True)),
+                }
             )
-            added += 1
-        else:
-            row.vendor = item.vendor
-            row.source_package = item.source_package
-            row.install_path = item.install_path
-            row.status = item.status
-            row.last_seen = now
+        elif found[1] != details:
+            changed.append({"row_id": found[0], **dict(zip(_DETAIL_COLUMNS, details, strict=True))})
+
+    if gone and len(gone) == len(existing):
+        connection.execute(delete(software).where(c.device_id == device_id))
+    else:
+        # One bind parameter per id: stay under the engine's limit per statement (PostgreSQL
+        # 65,535; SQLite 32,766, or 999 before 3.32), which the dialect knows.
+        for ids in _chunks(gone, connection.dialect.insertmanyvalues_max_parameters):
+            connection.execute(delete(software).where(c.id.in_(ids)))
+    if len(existing) > len(gone):
+        # Every item kept from the last snapshot was seen now.
+        connection.execute(update(software).where(c.device_id == device_id).values(last_seen=now))
+    if changed:
+        by_id = update(software).where(c.id == bindparam("row_id"))
+        for rows in _chunks(changed, _ROWS_PER_BATCH):
+            connection.execute(by_id, rows)
+    if added:
+        add = insert(software).values(first_seen=now, last_seen=now)
+        for rows in _chunks(added, _ROWS_PER_BATCH):
+            connection.execute(add, rows)
+
     log.info(
-        "inventory of device %s: %d items (%d added, %d removed)",
-        device.id,
+        "inventory of device %s: %d items (%d added, %d removed, %d changed)",
+        device_id,
         len(incoming),
-        added,
+        len(added),
         len(gone),
+        len(changed),
     )
     return protocol.InventoryResult(
-        software_added=added,
+        software_added=len(added),
         software_removed=len(gone),
-        software_unchanged=len(incoming) - added,
+        software_unchanged=len(incoming) - len(added),
     )
 
 
