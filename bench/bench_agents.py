@@ -22,8 +22,8 @@ from pathlib import Path
 
 import httpx
 import psutil
-import psycopg
 
+from bench.pgdb import pg_database
 from bench.serverproc import ServerProcess
 from hostwatch import protocol
 
@@ -124,13 +124,6 @@ def _one_run(args: argparse.Namespace, database_url: str) -> list[dict[str, obje
             server.stop()
 
 
-def _pg_database(admin_dsn: str, name: str, create: bool) -> None:
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if create:
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=200)
@@ -153,14 +146,14 @@ def main() -> None:
         for engine in args.engines.split(","):
             url = ""
             if engine == "postgresql":
-                _pg_database(args.pg_admin, pg_name, create=True)
+                pg_database(args.pg_admin, pg_name, create=True)
                 url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_name}"
             try:
                 for row in _one_run(args, url):
                     runs.setdefault((engine, str(row["phase"])), []).append(row)
             finally:
                 if engine == "postgresql":
-                    _pg_database(args.pg_admin, pg_name, create=False)
+                    pg_database(args.pg_admin, pg_name, create=False)
 
     results = []
     for (engine, phase), rows in runs.items():

@@ -28,10 +28,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from bench.pgdb import pg_database
 from hostwatch import protocol
 from hostwatch.db import migrate
 from hostwatch.db.base import utcnow
@@ -120,13 +120,6 @@ def _rows(engine: Engine, device_id: str) -> int:
         return int(count or 0)
 
 
-def _pg_database(admin_dsn: str, name: str, create: bool) -> None:
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if create:
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=protocol.MAX_SOFTWARE_ITEMS)
@@ -151,7 +144,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="hw-bench-") as tmp:
         urls = {"sqlite": f"sqlite:///{Path(tmp) / 'hostwatch.db'}"}
         if "postgresql" in engines:
-            _pg_database(args.pg_admin, pg_name, create=True)
+            pg_database(args.pg_admin, pg_name, create=True)
             urls["postgresql"] = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_name}"
         made = {name: make_engine(urls[name]) for name in engines}
         try:
@@ -174,7 +167,7 @@ def main() -> None:
             for engine in made.values():
                 engine.dispose()
             if "postgresql" in engines:
-                _pg_database(args.pg_admin, pg_name, create=False)
+                pg_database(args.pg_admin, pg_name, create=False)
 
     results = [
         {
