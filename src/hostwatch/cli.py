@@ -337,5 +337,57 @@ def up(
     raise typer.Exit(run_stack(_settings(), port))
 
 
+import_app = typer.Typer(help="Import logs from other sources.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("evtx")
+def import_evtx(
+    paths: Annotated[
+        list[Path], typer.Argument(help="EVTX files, folders (searched recursively), zip archives.")
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Import Windows event logs; each record becomes an event of the computer it names.
+
+    Exit status: 0 all imported, 3 partly (problems are listed), 1 nothing imported.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from hostwatch.ingest.importer import EvtxImporter
+    from hostwatch.ingest.importer import Progress as ImportProgress
+    from hostwatch.ingest.summary import render
+
+    sessions = _sessions(_settings())
+    bar = Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files  {task.fields[records]:,} records  {task.fields[rate]:,.0f} events/s"),
+        console=console,
+        disable=as_json or not console.is_terminal,
+    )
+    task = bar.add_task("import", total=None, records=0, rate=0.0)
+
+    def show(progress: ImportProgress) -> None:
+        elapsed = bar.tasks[task].elapsed or 0.0
+        rate = progress.records / elapsed if elapsed > 0 else 0.0
+        bar.update(
+            task,
+            total=progress.files_total,
+            completed=progress.files_done,
+            records=progress.records,
+            rate=rate,
+        )
+
+    with bar:
+        summary = EvtxImporter(sessions, on_progress=show).run(paths)
+    if as_json:
+        print(json.dumps(summary.to_dict(), indent=2))
+    else:
+        render(summary, Console())
+    raise typer.Exit(summary.exit_code)
+
+
 def main() -> None:
     app()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -117,3 +118,63 @@ def health_filter(state: str, settings: Settings, now: datetime) -> Any:
     if state == "inactive":
         return or_(Device.last_seen.is_(None), Device.last_seen < cutoff)
     return Device.last_seen >= cutoff
+
+
+def find_or_add_from_logs(session: Session, computer: str) -> tuple[Device, bool]:
+    """The device a log record's computer name stands for, and whether it was created now.
+
+    Devices merge by identity: SID, then FQDN, then host name (DESIGN.md); logs name no
+    machine SID, so an FQDN is matched first, then the host name, both ignoring case. A name
+    with a domain part matches by host name only a device that has no FQDN of its own, so
+    fs01.a.example never merges with fs01.b.example. The device found or created is marked
+    as known from endpoint logs.
+    """
+    hostname, fqdn, domain = _split_computer_name(computer)
+    device = None
+    if fqdn is not None:
+        device = session.scalar(
+            select(Device)
+            .where(func.lower(Device.fqdn) == fqdn.lower())
+            .order_by(Device.created_at)
+            .limit(1)
+        )
+    if device is None:
+        same_name = select(Device).where(func.lower(Device.hostname) == hostname.lower())
+        if fqdn is not None:
+            same_name = same_name.where(Device.fqdn.is_(None))
+        # Limitation: a bare host name known in several domains goes to the oldest device
+        # without an FQDN, else the oldest of them; logs give nothing better to tell them by.
+        device = session.scalar(
+            same_name.order_by(Device.fqdn.is_not(None), Device.created_at).limit(1)
+        )
+
+    created = device is None
+    if device is None:
+        # Limitation: no unique key on device names, so two imports that meet the same new
+        # computer at the same moment (PostgreSQL) each create a device for it.
+        device = Device(hostname=hostname, fqdn=fqdn, domain=domain, os_family="windows")
+        session.add(device)
+    else:
+        if fqdn is not None and device.fqdn is None:
+            device.fqdn = fqdn
+            device.domain = device.domain or domain
+        device.os_family = device.os_family or "windows"
+    add_source(device, "endpoint_logs")
+    sync_system_tags(session, device)
+    session.flush()
+    return device, created
+
+
+def _split_computer_name(computer: str) -> tuple[str, str | None, str | None]:
+    """Host name, FQDN and domain from a name such as "PC01" or "pc01.corp.example"."""
+    name = computer.strip().rstrip(".")[:255] or "unknown"
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        pass
+    else:
+        return name, None, None
+    host, _, domain = name.partition(".")
+    if not domain:
+        return name, None, None
+    return host, name, domain

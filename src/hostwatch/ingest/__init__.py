@@ -1,0 +1,1 @@
+"""Importers that turn log files from outside sources into devices and normalized events."""
