@@ -84,6 +84,13 @@ class PayloadTooLarge(HostwatchError):
     title = "Request too large"
 
 
+class RangeTooLong(HostwatchError):
+    code = "HW-2006"
+    status = 400
+    title = "Time range too long"
+    hint = "Choose a shorter range with 'from' and 'to'."
+
+
 class AgentAuthFailed(HostwatchError):
     code = "HW-3001"
     status = 401

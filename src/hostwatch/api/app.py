@@ -23,6 +23,7 @@ from hostwatch.db.engine import make_engine, make_session_factory, pool_capacity
 from hostwatch.devices.agent_router import router as agent_router
 from hostwatch.devices.router import router as devices_router
 from hostwatch.errors import NotFound
+from hostwatch.events.router import router as events_router
 from hostwatch.events.store import SqlEventStore
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(auth_router)
     app.include_router(devices_router)
     app.include_router(agent_router)
+    app.include_router(events_router)
 
     @app.get("/api/openapi.json", include_in_schema=False)
     def openapi(_: Viewer) -> JSONResponse:

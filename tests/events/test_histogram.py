@@ -1,0 +1,122 @@
+"""The timeline histogram: bucket sizes from the ladder, and counts per kind per bucket."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import datetime, timedelta
+
+import pytest
+
+from hostwatch.errors import RangeTooLong
+from hostwatch.events.histogram import MAX_BUCKETS, buckets_for
+from tests.events.data import BASE, add_events, at, ev, iso
+from tests.helpers import Api
+
+
+@pytest.mark.parametrize(
+    ("span", "bucket"),
+    [
+        (timedelta(minutes=30), "1m"),
+        (timedelta(hours=3, minutes=19), "1m"),
+        (timedelta(hours=3, minutes=20), "5m"),
+        (timedelta(hours=4), "5m"),
+        (timedelta(hours=24), "15m"),
+        (timedelta(days=7), "1h"),
+        (timedelta(days=30), "6h"),
+        (timedelta(days=90), "12h"),
+        (timedelta(days=180), "1d"),
+        (timedelta(days=365), "7d"),
+    ],
+)
+def test_histogram_bucket_is_the_smallest_rung_within_the_bucket_limit(
+    span: timedelta, bucket: str
+) -> None:
+    start = BASE + timedelta(seconds=17)
+
+    name, size, starts = buckets_for(start, start + span)
+
+    assert name == bucket
+    assert len(starts) <= MAX_BUCKETS
+    assert starts[0] <= start < starts[0] + size
+    assert starts[-1] < start + span <= starts[-1] + size
+
+
+def test_histogram_of_a_range_beyond_the_ladder_is_refused() -> None:
+    with pytest.raises(RangeTooLong):
+        buckets_for(BASE, BASE + timedelta(days=7 * MAX_BUCKETS + 7))
+
+
+def test_histogram_counts_equal_the_events_per_kind_and_bucket(
+    api: Api, viewer: dict[str, str], device: str
+) -> None:
+    rand = random.Random(4)
+    kinds = ["process", "network", "file", "dns"]
+    # Minutes 0 to 24 hours, including events exactly on bucket edges (every 15 minutes).
+    minutes = [rand.randrange(0, 24 * 60) for _ in range(300)] + [0, 15, 30, 24 * 60 - 1]
+    events = [ev(m, rand.choice(kinds)) for m in minutes]
+    add_events(api, device, *events)
+    expected: Counter[tuple[int, str]] = Counter(
+        (int(e["time"].timestamp()) // 900, e["kind"]) for e in events
+    )
+
+    response = api.client.get(
+        f"/api/devices/{device}/timeline/histogram?from={iso(at(0))}&to={iso(at(24 * 60))}",
+        headers=viewer,
+    )
+
+    body = response.json()
+    assert response.status_code == 200, response.text
+    assert (body["bucket"], body["bucket_seconds"]) == ("15m", 900)
+    assert len(body["buckets"]) == 96
+    counted: Counter[tuple[int, str]] = Counter()
+    for bucket in body["buckets"]:
+        slot = int(datetime.fromisoformat(bucket["start"]).timestamp()) // 900
+        for kind, n in bucket["counts"].items():
+            counted[(slot, kind)] += n
+    assert counted == expected
+    assert body["totals"] == dict(sorted(Counter(e["kind"] for e in events).items()))
+
+
+def test_histogram_applies_the_filters_and_cuts_edge_buckets_to_the_range(
+    api: Api, viewer: dict[str, str], device: str
+) -> None:
+    add_events(
+        api,
+        device,
+        ev(0, "process", process_command_line="whoami"),
+        ev(1, "process", process_command_line="WHOAMI /all"),
+        ev(2, "process", process_command_line="hostname"),
+        ev(3, "dns", dns_name="whoami.example"),
+        ev(70, "dns", dns_name="whoami.example"),
+    )
+    # From minute 1 to 61: one-minute buckets from minute 1; the event at minute 0 is out.
+    url = f"/api/devices/{device}/timeline/histogram?from={iso(at(1))}&to={iso(at(61))}"
+
+    everything = api.client.get(url, headers=viewer).json()
+    searched = api.client.get(url + "&q=whoami&kinds=process", headers=viewer).json()
+
+    assert everything["totals"] == {"dns": 1, "process": 2}
+    assert searched["totals"] == {"process": 1}
+    assert searched["buckets"][0] == {"start": iso(at(1)), "counts": {"process": 1}}
+
+
+def test_histogram_of_a_device_without_events_has_empty_buckets(
+    api: Api, viewer: dict[str, str], device: str
+) -> None:
+    body = api.client.get(f"/api/devices/{device}/timeline/histogram", headers=viewer).json()
+
+    assert body["bucket"] == "1h"
+    assert body["totals"] == {}
+    assert all(bucket["counts"] == {} for bucket in body["buckets"])
+
+
+def test_histogram_of_too_long_a_range_is_a_400_problem(
+    api: Api, viewer: dict[str, str], device: str
+) -> None:
+    span = "from=1990-01-01T00:00:00Z&to=2026-01-01T00:00:00Z"
+
+    response = api.client.get(f"/api/devices/{device}/timeline/histogram?{span}", headers=viewer)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "HW-2006"
