@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bench.serverproc import ServerProcess
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from hostwatch.api.app import WEB_DIST
 from tests.shared import REPO
@@ -16,6 +17,7 @@ from tests.shared import REPO
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts"
 ADMIN_PASSWORD = "browser test password"
+AXE = REPO / "web" / "node_modules" / "axe-core" / "axe.min.js"
 
 
 @dataclass
@@ -51,17 +53,40 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
+PageFactory = Callable[..., Page]
+
+
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(
-        viewport={"width": 1400, "height": 900}, timezone_id="Europe/Berlin"
-    )
-    page = context.new_page()
+def new_page(browser: Browser) -> Iterator[PageFactory]:
+    """Pages in fresh browser contexts (own cookies); any script dialog fails the test.
+
+    `color_scheme="dark"` shows the dark theme; `bypass_csp=True` lets a test inject axe-core,
+    which the server's Content-Security-Policy would otherwise refuse as an inline script.
+    """
+    contexts: list[BrowserContext] = []
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    yield page
-    context.close()
+
+    def make(**options: Any) -> Page:
+        defaults: dict[str, Any] = {
+            "viewport": {"width": 1400, "height": 900},
+            "timezone_id": "Europe/Berlin",
+            "accept_downloads": True,
+        }
+        context = browser.new_context(**{**defaults, **options})
+        contexts.append(context)
+        page = context.new_page()
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
     assert dialogs == [], f"the page opened dialogs (script ran): {dialogs}"
+
+
+@pytest.fixture
+def page(new_page: PageFactory) -> Page:
+    return new_page()
 
 
 @pytest.fixture
@@ -81,6 +106,13 @@ def stack(db_url: str, tmp_path: Path) -> Iterator[Stack]:
     server.stop()
 
 
+def add_user(stack: Stack, name: str, role: str) -> None:
+    """A user whose password is ADMIN_PASSWORD, made with the real CLI."""
+    stack.server.cli(
+        "users", "create", name, "--role", role, "--password-stdin", stdin=ADMIN_PASSWORD + "\n"
+    )
+
+
 def sign_in(page: Page, stack: Stack, user: str = "admin", password: str = ADMIN_PASSWORD) -> None:
     page.goto(f"{stack.url}/devices")
     page.get_by_test_id("login-username").fill(user)
@@ -94,3 +126,24 @@ def screenshot(page: Page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def serious_accessibility_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's serious and critical findings on the page as it is now."""
+    page.add_script_tag(path=str(AXE))
+    found: list[dict[str, Any]] = page.evaluate(
+        """async () => {
+            const result = await axe.run(document, { resultTypes: ['violations'] });
+            return result.violations.map((v) => ({
+                id: v.id,
+                impact: v.impact,
+                help: v.help,
+                nodes: v.nodes.slice(0, 5).map((n) => ({
+                    target: n.target.join(' '),
+                    html: n.html.slice(0, 200),
+                    why: n.failureSummary,
+                })),
+            }));
+        }"""
+    )
+    return [v for v in found if v["impact"] in ("serious", "critical")]

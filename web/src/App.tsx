@@ -1,6 +1,7 @@
 import { BrowserRouter, Navigate, Route, Routes } from 'react-router';
 
 import { AppShell } from './components/AppShell/AppShell';
+import { PreferencesProvider } from './components/PreferencesProvider/PreferencesProvider';
 import { RequireSession } from './components/RequireSession/RequireSession';
 import { SessionProvider } from './components/SessionProvider/SessionProvider';
 import { ThemeProvider } from './components/ThemeProvider/ThemeProvider';
@@ -19,7 +20,9 @@ export function App() {
             <Route
               element={
                 <RequireSession>
-                  <AppShell />
+                  <PreferencesProvider>
+                    <AppShell />
+                  </PreferencesProvider>
                 </RequireSession>
               }
             >

@@ -1,13 +1,15 @@
-"""Routes for sign-in, users, API tokens and the audit log."""
+"""Routes for sign-in, users, API tokens, the audit log and the signed-in user's preferences."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from hostwatch.api.deps import (
     CSRF_COOKIE,
@@ -23,7 +25,10 @@ from hostwatch.auth import audit, service
 from hostwatch.auth.models import AuditEntry, User
 from hostwatch.auth.roles import Role
 from hostwatch.auth.secrets import verify_password
-from hostwatch.errors import Forbidden, HostwatchError, NotFound, TooManyLogins
+from hostwatch.auth.service import Principal
+from hostwatch.errors import Forbidden, HostwatchError, NotFound, PayloadTooLarge, TooManyLogins
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
@@ -280,3 +285,60 @@ def audit_log(
     if before_id:
         query = query.where(AuditEntry.id < before_id)
     return list(db.scalars(query))
+
+
+# A user's page preferences are small: a column choice per table. The cap keeps one account
+# from storing megabytes in the users table through this endpoint.
+PREFERENCES_MAX_BYTES = 16 * 1024
+PreferenceKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9._-]{0,63}$")]
+
+
+class TablePreferences(BaseModel):
+    """One table's remembered choices: which columns are shown (true) or hidden (false)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
+
+    columns: dict[PreferenceKey, bool] = Field(default_factory=dict, max_length=64)
+
+
+class Preferences(BaseModel):
+    """The signed-in user's page preferences, per table (such as "devices", "device.software")."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
+
+    tables: dict[PreferenceKey, TablePreferences] = Field(default_factory=dict, max_length=64)
+
+
+def _stored_preferences(user: User) -> Preferences:
+    try:
+        return Preferences.model_validate(user.preferences or {})
+    except ValidationError:
+        # Written by an older version in another shape: start again rather than fail the page.
+        log.warning("ignoring stored preferences of user %s: not in the current shape", user.id)
+        return Preferences()
+
+
+def _own_user(db: Session, principal: Principal) -> User:
+    user = db.get(User, principal.user_id)
+    if user is None:
+        raise NotFound("the signed-in user no longer exists")
+    return user
+
+
+@router.get("/me/preferences", response_model=Preferences)
+def get_preferences(principal: Viewer, db: Db) -> Preferences:
+    return _stored_preferences(_own_user(db, principal))
+
+
+@router.put("/me/preferences", response_model=Preferences)
+def put_preferences(body: Preferences, principal: Viewer, request: Request, db: Db) -> Preferences:
+    """Replace the signed-in user's preferences with the document sent."""
+    size = len(body.model_dump_json())
+    if size > PREFERENCES_MAX_BYTES:
+        raise PayloadTooLarge(
+            f"preferences take {size} bytes; the limit is {PREFERENCES_MAX_BYTES}"
+        )
+    user = _own_user(db, principal)
+    user.preferences = body.model_dump()
+    record_audit(request, db, principal, "user.preferences", user.name)
+    return body

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import String, and_, cast, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from hostwatch.config import Settings
@@ -16,6 +17,32 @@ from hostwatch.devices.models import Device, DeviceTag, Software
 from hostwatch.errors import InvalidInput, NotFound
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The deepest row a page may start at: deep offsets cost a scan, and no one reads that far.
+MAX_OFFSET = 100_000
+_ENDPOINT_SOURCES = ("agent", "endpoint_logs")
+
+
+@dataclass(frozen=True)
+class DeviceFilters:
+    """The device list's filters; each one that is set narrows the list."""
+
+    q: str | None = None
+    tags: list[str] | None = None
+    health: str | None = None
+    source: str | None = None
+    known_from: str | None = None
+    domain: str | None = None
+    os: str | None = None
+    risk: str | None = None
+    exposure: str | None = None
+    last_seen_after: datetime | None = None
+    last_seen_before: datetime | None = None
+
+
+def _text_key(column: Any, descending: bool) -> paging.SortKey:
+    return paging.SortKey(
+        func.lower(func.coalesce(column, "")), Device.id, descending, value_type=str
+    )
 
 
 def _sort_key(sort: str) -> paging.SortKey:
@@ -23,13 +50,18 @@ def _sort_key(sort: str) -> paging.SortKey:
     name = sort.lstrip("-")
     if name == "name":
         return paging.SortKey(func.lower(Device.hostname), Device.id, descending, value_type=str)
+    if name == "domain":
+        return _text_key(Device.domain, descending)
+    if name == "os":
+        return _text_key(Device.os_name, descending)
     if name in {"last_seen", "first_seen"}:
         column = getattr(Device, name)
         return paging.SortKey(
             func.coalesce(column, _EPOCH), Device.id, descending, is_time=True, value_type=datetime
         )
     raise InvalidInput(
-        f"sort {sort!r} is not supported: use name, last_seen or first_seen, '-' for descending",
+        f"sort {sort!r} is not supported: use name, domain, os, last_seen or first_seen, "
+        "'-' for descending",
         errors=[{"field": "sort", "message": "unsupported sort"}],
     )
 
@@ -39,23 +71,36 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def list_devices(
-    session: Session,
-    settings: Settings,
-    *,
-    q: str | None = None,
-    tags: list[str] | None = None,
-    health: str | None = None,
-    source: str | None = None,
-    sort: str = "name",
-    limit: int = 50,
-    cursor: str | None = None,
-) -> schemas.DevicePage:
-    now = utcnow()
-    key = _sort_key(sort)
+def _contains(column: Any, text: str) -> Any:
+    return func.lower(column).like(_like(text), escape="\\")
+
+
+def _has_tag(name: str) -> Any:
+    return (
+        select(DeviceTag.id)
+        .where(DeviceTag.device_id == Device.id, DeviceTag.name == name)
+        .exists()
+    )
+
+
+def _known_from_filter(known_from: str) -> Any:
+    """Devices known from the endpoint only, the directory only, or both.
+
+    Sources are read from the system tags, which mirror them and are indexed.
+    """
+    endpoint = or_(*(_has_tag(f"source:{s}") for s in _ENDPOINT_SOURCES))
+    directory = _has_tag("source:directory")
+    if known_from == "endpoint":
+        return and_(endpoint, ~directory)
+    if known_from == "directory":
+        return and_(directory, ~endpoint)
+    return and_(endpoint, directory)
+
+
+def _conditions(filters: DeviceFilters, settings: Settings, now: datetime) -> list[Any]:
     conditions: list[Any] = []
-    if q:
-        pattern = _like(q)
+    if filters.q:
+        pattern = _like(filters.q)
         tagged = select(DeviceTag.id).where(
             DeviceTag.device_id == Device.id, func.lower(DeviceTag.name).like(pattern, escape="\\")
         )
@@ -67,30 +112,69 @@ def list_devices(
                 tagged.exists(),
             )
         )
-    for tag in tags or []:
-        conditions.append(
-            select(DeviceTag.id)
-            .where(DeviceTag.device_id == Device.id, DeviceTag.name == tag)
-            .exists()
-        )
-    if health:
-        if health not in {"active", "inactive", "misconfigured"}:
+    conditions.extend(_has_tag(tag) for tag in filters.tags or [])
+    if filters.health:
+        if filters.health not in {"active", "inactive", "misconfigured"}:
             raise InvalidInput(
-                f"health {health!r} is not one of: active, inactive, misconfigured",
+                f"health {filters.health!r} is not one of: active, inactive, misconfigured",
                 errors=[{"field": "health", "message": "unknown health state"}],
             )
-        conditions.append(registry.health_filter(health, settings, now))
-    if source:
-        if source not in registry.SOURCES:
+        conditions.append(registry.health_filter(filters.health, settings, now))
+    if filters.source:
+        if filters.source not in registry.SOURCES:
             raise InvalidInput(
-                f"source {source!r} is not one of: {', '.join(registry.SOURCES)}",
+                f"source {filters.source!r} is not one of: {', '.join(registry.SOURCES)}",
                 errors=[{"field": "source", "message": "unknown source"}],
             )
+        conditions.append(_has_tag(f"source:{filters.source}"))
+    if filters.known_from:
+        conditions.append(_known_from_filter(filters.known_from))
+    if filters.domain:
+        conditions.append(_contains(Device.domain, filters.domain))
+    if filters.os:
         conditions.append(
-            select(DeviceTag.id)
-            .where(DeviceTag.device_id == Device.id, DeviceTag.name == f"source:{source}")
-            .exists()
+            or_(
+                _contains(Device.os_name, filters.os),
+                _contains(Device.os_family, filters.os),
+                _contains(Device.os_version, filters.os),
+            )
         )
+    if filters.risk or filters.exposure:
+        # Limitation: no device is rated for risk (issue 6) or exposure (issue 7) yet, so a
+        # filter on either level matches nothing until those ratings are stored.
+        conditions.append(false())
+    if filters.last_seen_after:
+        conditions.append(Device.last_seen >= filters.last_seen_after)
+    if filters.last_seen_before:
+        conditions.append(
+            or_(Device.last_seen.is_(None), Device.last_seen < filters.last_seen_before)
+        )
+    return conditions
+
+
+def _check_paging(cursor: str | None, offset: int | None) -> None:
+    if cursor and offset:
+        raise InvalidInput(
+            "send either cursor or offset, not both",
+            errors=[{"field": "offset", "message": "cannot be combined with cursor"}],
+        )
+
+
+def list_devices(
+    session: Session,
+    settings: Settings,
+    filters: DeviceFilters,
+    *,
+    sort: str = "name",
+    limit: int = 50,
+    cursor: str | None = None,
+    offset: int | None = None,
+) -> schemas.DevicePage:
+    """One page of devices: after a cursor (cheap at any depth) or at an offset (page numbers)."""
+    _check_paging(cursor, offset)
+    now = utcnow()
+    key = _sort_key(sort)
+    conditions = _conditions(filters, settings, now)
 
     total = session.scalar(select(func.count(Device.id)).where(*conditions)) or 0
     query = paging.apply(
@@ -101,18 +185,30 @@ def list_devices(
         cursor,
         limit,
     )
+    if offset:
+        query = query.offset(offset)
     rows = session.execute(query).all()
     items = [_summary(device, settings, now) for device, _ in rows[:limit]]
-    if health in {"active", "misconfigured"}:
+    if filters.health in {"active", "misconfigured"}:
         # Limitation: misconfiguration is judged from the agent's latest status in Python,
         # so a page filtered by active or misconfigured may hold fewer rows than the limit
         # and the total counts both.
-        items = [i for i in items if i.health_state == health]
+        items = [i for i in items if i.health_state == filters.health]
     next_cursor = None
     if len(rows) > limit:
         last_device, last_value = rows[limit - 1]
         next_cursor = paging.encode_cursor(last_value, last_device.id)
     return schemas.DevicePage(items=items, next_cursor=next_cursor, total=total)
+
+
+def known_from(sources: list[str] | None) -> str | None:
+    endpoint = any(s in _ENDPOINT_SOURCES for s in sources or [])
+    directory = "directory" in (sources or [])
+    if endpoint and directory:
+        return "both"
+    if endpoint:
+        return "endpoint"
+    return "directory" if directory else None
 
 
 def _tags(device: Device) -> list[schemas.TagOut]:
@@ -134,7 +230,8 @@ def _summary(device: Device, settings: Settings, now: datetime) -> schemas.Devic
         risk_level=None,
         exposure_level=None,
         tags=_tags(device),
-        sources=list(device.sources or []),
+        sources=list(device.sources or []),  # type: ignore[arg-type]
+        known_from=known_from(device.sources),  # type: ignore[arg-type]
         ip_addresses=list(device.ip_addresses or []),
         first_seen=device.first_seen,
         last_seen=device.last_seen,
@@ -158,7 +255,8 @@ def device_detail(session: Session, settings: Settings, device_id: str) -> schem
     return schemas.DeviceDetail(
         id=device.id,
         name=device.hostname,
-        sources=list(device.sources or []),
+        sources=list(device.sources or []),  # type: ignore[arg-type]
+        known_from=known_from(device.sources),  # type: ignore[arg-type]
         tags=_tags(device),
         # Limitation: alerts, incidents, risk and exposure arrive with detection (issue 6)
         # and vulnerability matching (issue 7); until then they are unknown, not zero.
@@ -189,8 +287,10 @@ def device_detail(session: Session, settings: Settings, device_id: str) -> schem
             first_seen=device.first_seen, last_seen=device.last_seen
         ),
         directory=schemas.DirectoryData(**device.directory) if device.directory else None,
-        logged_on_users=[schemas.LoggedOnUserOut(**u) for u in device.logged_on_users or []]
-        if device.inventory_collected_at
+        logged_on_users=[
+            schemas.LoggedOnUserOut.model_validate(u) for u in device.logged_on_users or []
+        ]
+        if device.inventory_collected_at or device.logged_on_users
         else None,
         inventory=schemas.InventoryInfo(
             collected_at=device.inventory_collected_at, software_count=software_count
@@ -207,48 +307,78 @@ def device_detail(session: Session, settings: Settings, device_id: str) -> schem
     )
 
 
+def _software_key(sort: str) -> paging.SortKey:
+    descending = sort.startswith("-")
+    name = sort.lstrip("-")
+    columns = {"name": Software.name, "vendor": Software.vendor, "source": Software.source}
+    if name not in columns:
+        raise InvalidInput(
+            f"sort {sort!r} is not supported: use name, vendor or source, '-' for descending",
+            errors=[{"field": "sort", "message": "unsupported sort"}],
+        )
+    return paging.SortKey(
+        func.lower(func.coalesce(columns[name], "")), Software.id, descending, value_type=str
+    )
+
+
+def _software_out(s: Software) -> schemas.SoftwareOut:
+    return schemas.SoftwareOut(
+        id=s.id,
+        source=s.source,
+        name=s.name,
+        version=s.version or None,
+        arch=s.arch or None,
+        vendor=s.vendor,
+        source_package=s.source_package,
+        install_path=s.install_path,
+        status=s.status,
+        first_seen=s.first_seen,
+        last_seen=s.last_seen,
+    )
+
+
 def list_software(
     session: Session,
     device_id: str,
     *,
     q: str | None,
     source: str | None = None,
+    sort: str = "name",
     limit: int,
     cursor: str | None,
+    offset: int | None = None,
 ) -> schemas.SoftwarePage:
+    _check_paging(cursor, offset)
     get_device(session, device_id)
-    key = paging.SortKey(func.lower(Software.name), Software.id, descending=False, value_type=str)
+    key = _software_key(sort)
     conditions: list[Any] = [Software.device_id == device_id]
     if q:
-        conditions.append(func.lower(Software.name).like(_like(q), escape="\\"))
+        conditions.append(or_(_contains(Software.name, q), _contains(Software.vendor, q)))
     if source:
         conditions.append(Software.source == source)
     total = session.scalar(select(func.count(Software.id)).where(*conditions)) or 0
-    rows = session.execute(
-        paging.apply(
-            select(Software, key.expression.label("sort_value")).where(*conditions),
-            key,
-            cursor,
-            limit,
-        )
-    ).all()
-    items = [
-        schemas.SoftwareOut(
-            id=s.id,
-            source=s.source,
-            name=s.name,
-            version=s.version or None,
-            arch=s.arch or None,
-            vendor=s.vendor,
-            source_package=s.source_package,
-            install_path=s.install_path,
-            first_seen=s.first_seen,
-            last_seen=s.last_seen,
-        )
-        for s, _ in rows[:limit]
-    ]
+    query = paging.apply(
+        select(Software, key.expression.label("sort_value")).where(*conditions),
+        key,
+        cursor,
+        limit,
+    )
+    if offset:
+        query = query.offset(offset)
+    rows = session.execute(query).all()
+    items = [_software_out(s) for s, _ in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last, value = rows[limit - 1]
         next_cursor = paging.encode_cursor(value, last.id)
     return schemas.SoftwarePage(items=items, next_cursor=next_cursor, total=total)
+
+
+def get_software(session: Session, device_id: str, software_id: int) -> schemas.SoftwareOut:
+    found = session.scalar(
+        select(Software).where(Software.device_id == device_id, Software.id == software_id)
+    )
+    if found is None:
+        get_device(session, device_id)  # a missing device says so, rather than its software
+        raise NotFound(f"device {device_id} has no software item {software_id}")
+    return _software_out(found)

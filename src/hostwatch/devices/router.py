@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -18,29 +18,56 @@ router = APIRouter(prefix="/api", tags=["devices"])
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 
+Offset = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=queries.MAX_OFFSET,
+        description="rows to skip, for page numbers; cursor is cheaper for deep pages",
+    ),
+]
+Cursor = Annotated[str | None, Query(max_length=1024)]
+Text = Annotated[str | None, Query(max_length=256)]
+
+
 @router.get("/devices", response_model=schemas.DevicePage)
 def list_devices(
     _: Viewer,
     db: Db,
     settings: AppSettings,
-    q: Annotated[str | None, Query(max_length=256)] = None,
+    q: Text = None,
     tag: Annotated[list[str] | None, Query(max_length=20, description="all must match")] = None,
-    health: str | None = None,
+    health: schemas.HealthState | None = None,
     source: str | None = None,
-    sort: str = "name",
+    known_from: schemas.KnownFrom | None = None,
+    domain: Annotated[str | None, Query(max_length=256, description="contains")] = None,
+    os: Annotated[str | None, Query(max_length=256, description="family, name or version")] = None,
+    risk: schemas.RiskLevel | None = None,
+    exposure: schemas.ExposureLevel | None = None,
+    last_seen_after: datetime | None = None,
+    last_seen_before: Annotated[
+        datetime | None, Query(description="also matches devices never seen")
+    ] = None,
+    sort: schemas.DeviceSort = "name",
     limit: Limit = 50,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    cursor: Cursor = None,
+    offset: Offset = None,
 ) -> schemas.DevicePage:
-    return queries.list_devices(
-        db,
-        settings,
+    filters = queries.DeviceFilters(
         q=q,
         tags=tag,
         health=health,
         source=source,
-        sort=sort,
-        limit=limit,
-        cursor=cursor,
+        known_from=known_from,
+        domain=domain,
+        os=os,
+        risk=risk,
+        exposure=exposure,
+        last_seen_after=last_seen_after,
+        last_seen_before=last_seen_before,
+    )
+    return queries.list_devices(
+        db, settings, filters, sort=sort, limit=limit, cursor=cursor, offset=offset
     )
 
 
@@ -54,12 +81,26 @@ def list_software(
     device_id: str,
     _: Viewer,
     db: Db,
-    q: Annotated[str | None, Query(max_length=256)] = None,
+    q: Annotated[str | None, Query(max_length=256, description="name or vendor")] = None,
     source: Annotated[str | None, Query(max_length=16)] = None,
+    sort: schemas.SoftwareSort = "name",
     limit: Limit = 30,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    cursor: Cursor = None,
+    offset: Offset = None,
 ) -> schemas.SoftwarePage:
-    return queries.list_software(db, device_id, q=q, source=source, limit=limit, cursor=cursor)
+    return queries.list_software(
+        db, device_id, q=q, source=source, sort=sort, limit=limit, cursor=cursor, offset=offset
+    )
+
+
+@router.get("/devices/{device_id}/software/{software_id}", response_model=schemas.SoftwareOut)
+def get_software(
+    device_id: str,
+    software_id: Annotated[int, Path(ge=1, le=2**62)],
+    _: Viewer,
+    db: Db,
+) -> schemas.SoftwareOut:
+    return queries.get_software(db, device_id, software_id)
 
 
 @router.post("/devices/{device_id}/tags", response_model=list[schemas.TagOut])

@@ -5,19 +5,37 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from hostwatch.protocol import AgentStatus as AgentStatus
 
 HealthState = Literal["active", "inactive", "misconfigured"]
+# The scales detection and vulnerability matching will rate devices on; null until they do.
+RiskLevel = Literal["none", "low", "medium", "high"]
+ExposureLevel = Literal["low", "medium", "high"]
+# Where a device is known from: the endpoint (its agent or imported endpoint logs), the
+# directory, or both.
+KnownFrom = Literal["endpoint", "directory", "both"]
+DeviceSource = Literal["agent", "endpoint_logs", "directory"]
+DeviceSort = Literal[
+    "name", "-name", "domain", "-domain", "os", "-os", "last_seen", "-last_seen",
+    "first_seen", "-first_seen",
+]  # fmt: skip
+SoftwareSort = Literal["name", "-name", "vendor", "-vendor", "source", "-source"]
 
 
-class TagOut(BaseModel):
+class Out(BaseModel):
+    """A response body: every field is always sent, so the generated types mark none optional."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+class TagOut(Out):
     name: str
     kind: Literal["user", "system"]
 
 
-class DeviceSummary(BaseModel):
+class DeviceSummary(Out):
     id: str
     name: str
     fqdn: str | None
@@ -26,29 +44,32 @@ class DeviceSummary(BaseModel):
     os_name: str | None
     os_version: str | None
     health_state: HealthState
-    risk_level: str | None = Field(description="null until detection rates the device")
-    exposure_level: str | None = Field(description="null until vulnerabilities are matched")
+    risk_level: RiskLevel | None = Field(description="null until detection rates the device")
+    exposure_level: ExposureLevel | None = Field(
+        description="null until vulnerabilities are matched"
+    )
     tags: list[TagOut]
-    sources: list[str]
+    sources: list[DeviceSource]
+    known_from: KnownFrom | None = Field(description="null when no source is recorded")
     ip_addresses: list[str]
     first_seen: datetime | None
     last_seen: datetime | None
 
 
-class DevicePage(BaseModel):
+class DevicePage(Out):
     items: list[DeviceSummary]
     next_cursor: str | None
     total: int
 
 
-class SecurityInfo(BaseModel):
+class SecurityInfo(Out):
     open_incidents: int | None
     active_alerts: int | None
-    risk_level: str | None
-    exposure_level: str | None
+    risk_level: RiskLevel | None
+    exposure_level: ExposureLevel | None
 
 
-class Resources(BaseModel):
+class Resources(Out):
     cpu_count: int | None = None
     cpu_model: str | None = None
     memory_bytes: int | None = None
@@ -56,7 +77,7 @@ class Resources(BaseModel):
     disk_free_bytes: int | None = None
 
 
-class DeviceDetails(BaseModel):
+class DeviceDetails(Out):
     hostname: str
     fqdn: str | None
     domain: str | None
@@ -77,32 +98,35 @@ class DeviceDetails(BaseModel):
     agent_version: str | None
 
 
-class NetworkActivity(BaseModel):
+class NetworkActivity(Out):
     first_seen: datetime | None
     last_seen: datetime | None
 
 
-class DirectoryData(BaseModel):
+class DirectoryData(Out):
     distinguished_name: str | None = None
     uac_flags: list[str] = Field(default_factory=list)
     spns: list[str] = Field(default_factory=list)
     groups: list[str] = Field(default_factory=list)
 
 
-class LoggedOnUserOut(BaseModel):
+class LoggedOnUserOut(Out):
     name: str
     terminal: str | None = None
     host: str | None = None
     started: datetime | None = None
     source: str
+    logon_type: int | None = Field(
+        default=None, description="Windows logon type, for sessions read from event logs"
+    )
 
 
-class InventoryInfo(BaseModel):
+class InventoryInfo(Out):
     collected_at: datetime | None
     software_count: int
 
 
-class AgentInfo(BaseModel):
+class AgentInfo(Out):
     enrolled_at: datetime
     last_heartbeat: datetime | None
     version: str | None
@@ -110,23 +134,25 @@ class AgentInfo(BaseModel):
     status: AgentStatus | None
 
 
-class DeviceDetail(BaseModel):
+class DeviceDetail(Out):
     id: str
     name: str
-    sources: list[str]
+    sources: list[DeviceSource]
+    known_from: KnownFrom | None
     tags: list[TagOut]
     security: SecurityInfo
     details: DeviceDetails
     network_activity: NetworkActivity
     directory: DirectoryData | None
     logged_on_users: list[LoggedOnUserOut] | None = Field(
-        description="null until an inventory arrives; empty when the device keeps no sessions"
+        description="null until an inventory or a logon event arrives; empty when the device "
+        "keeps no sessions"
     )
     inventory: InventoryInfo
     agent: AgentInfo | None
 
 
-class SoftwareOut(BaseModel):
+class SoftwareOut(Out):
     id: int
     source: str
     name: str
@@ -135,11 +161,12 @@ class SoftwareOut(BaseModel):
     vendor: str | None
     source_package: str | None
     install_path: str | None
+    status: str | None
     first_seen: datetime
     last_seen: datetime
 
 
-class SoftwarePage(BaseModel):
+class SoftwarePage(Out):
     items: list[SoftwareOut]
     next_cursor: str | None
     total: int

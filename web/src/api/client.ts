@@ -3,12 +3,17 @@
 import type {
   DeviceDetail,
   DeviceListQuery,
-  DeviceSummary,
+  DevicePage,
   LoginRequest,
   LoginResponse,
   MeResponse,
-  Page,
+  Preferences,
+  PreferencesUpdate,
   Problem,
+  SoftwareItem,
+  SoftwareListQuery,
+  SoftwarePage,
+  Tag,
 } from './types';
 
 const API_BASE = '/api';
@@ -115,10 +120,18 @@ async function request<T>(path: string, options: RequestOptions = {}): Promise<T
   return (await response.json()) as T;
 }
 
-function queryString(params: Record<string, string | number | undefined>): string {
+type QueryValue = string | number | readonly string[] | null | undefined;
+
+/** "?a=1&tag=x&tag=y" from the parameters that are set; blanks and nulls are left out. */
+export function queryString(params: Record<string, QueryValue>): string {
   const search = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
-    if (value !== undefined && value !== '') {
+    if (value == null || value === '') {
+      continue;
+    }
+    if (typeof value === 'object') {
+      for (const item of value) search.append(key, item);
+    } else {
       search.set(key, String(value));
     }
   }
@@ -146,13 +159,54 @@ export async function getMe(signal?: AbortSignal): Promise<MeResponse> {
   return me;
 }
 
-export function listDevices(
-  query: DeviceListQuery,
-  signal?: AbortSignal,
-): Promise<Page<DeviceSummary>> {
-  return request<Page<DeviceSummary>>(`/devices${queryString({ ...query })}`, { signal });
+export function listDevices(query: DeviceListQuery, signal?: AbortSignal): Promise<DevicePage> {
+  return request<DevicePage>(`/devices${queryString({ ...query })}`, { signal });
 }
 
 export function getDevice(id: string, signal?: AbortSignal): Promise<DeviceDetail> {
   return request<DeviceDetail>(`/devices/${encodeURIComponent(id)}`, { signal });
+}
+
+export function listSoftware(
+  deviceId: string,
+  query: SoftwareListQuery,
+  signal?: AbortSignal,
+): Promise<SoftwarePage> {
+  return request<SoftwarePage>(
+    `/devices/${encodeURIComponent(deviceId)}/software${queryString({ ...query })}`,
+    { signal },
+  );
+}
+
+export function getSoftware(
+  deviceId: string,
+  softwareId: string,
+  signal?: AbortSignal,
+): Promise<SoftwareItem> {
+  return request<SoftwareItem>(
+    `/devices/${encodeURIComponent(deviceId)}/software/${encodeURIComponent(softwareId)}`,
+    { signal },
+  );
+}
+
+/** Add user tags to a device; answers with all of the device's tags. */
+export function addTags(deviceId: string, tags: string[]): Promise<Tag[]> {
+  return request<Tag[]>(`/devices/${encodeURIComponent(deviceId)}/tags`, {
+    method: 'POST',
+    body: { tags },
+  });
+}
+
+export function removeTag(deviceId: string, tag: string): Promise<void> {
+  return request<void>(`/devices/${encodeURIComponent(deviceId)}/tags/${encodeURIComponent(tag)}`, {
+    method: 'DELETE',
+  });
+}
+
+export function getPreferences(signal?: AbortSignal): Promise<Preferences> {
+  return request<Preferences>('/me/preferences', { signal });
+}
+
+export function putPreferences(preferences: PreferencesUpdate): Promise<Preferences> {
+  return request<Preferences>('/me/preferences', { method: 'PUT', body: preferences });
 }

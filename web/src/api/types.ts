@@ -1,19 +1,62 @@
-// Request and response shapes of the Hostwatch REST API under /api.
-// Written by hand for now; to be generated from the server's OpenAPI schema.
+// Names for the API's shapes, taken from the types generated from the server's OpenAPI
+// schema (schema.d.ts, written by `npm run gen:api`), so page and server cannot drift apart.
 // Every string in these shapes may come from a device and is untrusted: render it as text.
+import type { components, operations } from './schema';
+
+type Schemas = components['schemas'];
 
 /** An ISO-8601 time in UTC, such as "2026-12-04T14:11:03Z". */
 export type IsoTime = string;
 
-export type Role = 'viewer' | 'analyst' | 'responder' | 'admin';
+export type Role = Schemas['Role'];
 
-export type HealthState = 'active' | 'inactive' | 'misconfigured';
-export type RiskLevel = 'none' | 'low' | 'medium' | 'high';
-export type ExposureLevel = 'low' | 'medium' | 'high';
-export type DeviceSource = 'agent' | 'endpoint_logs' | 'directory';
-export type TagKind = 'user' | 'system';
+export type LoginRequest = Schemas['LoginIn'];
+export type LoginResponse = Schemas['LoginOut'];
+export type MeResponse = Schemas['MeOut'];
+export type User = Pick<MeResponse, 'name' | 'role'>;
 
-/** An RFC 9457 problem-details body, as every API error returns. */
+export type Tag = Schemas['TagOut'];
+export type TagKind = Tag['kind'];
+
+export type DeviceSummary = Schemas['DeviceSummary'];
+export type DevicePage = Schemas['DevicePage'];
+export type HealthState = DeviceSummary['health_state'];
+export type RiskLevel = NonNullable<DeviceSummary['risk_level']>;
+export type ExposureLevel = NonNullable<DeviceSummary['exposure_level']>;
+export type KnownFrom = NonNullable<DeviceSummary['known_from']>;
+export type DeviceSource = DeviceSummary['sources'][number];
+
+export type DeviceListQuery = NonNullable<
+  operations['list_devices_api_devices_get']['parameters']['query']
+>;
+export type DeviceSort = NonNullable<DeviceListQuery['sort']>;
+
+export type DeviceDetail = Schemas['DeviceDetail'];
+export type SecurityInfo = Schemas['SecurityInfo'];
+export type Resources = Schemas['Resources'];
+export type DeviceDetails = Schemas['DeviceDetails'];
+export type NetworkActivity = Schemas['NetworkActivity'];
+export type DirectoryData = Schemas['DirectoryData'];
+export type LoggedOnUser = Schemas['LoggedOnUserOut'];
+export type Inventory = Schemas['InventoryInfo'];
+export type AgentStatus = Schemas['AgentStatus'];
+export type AgentInfo = Schemas['AgentInfo'];
+
+export type SoftwareItem = Schemas['SoftwareOut'];
+export type SoftwarePage = Schemas['SoftwarePage'];
+export type SoftwareListQuery = NonNullable<
+  operations['list_software_api_devices__device_id__software_get']['parameters']['query']
+>;
+export type SoftwareSort = NonNullable<SoftwareListQuery['sort']>;
+
+export type Preferences = Schemas['Preferences-Output'];
+export type PreferencesUpdate = Schemas['Preferences-Input'];
+export type TablePreferences = Schemas['TablePreferences-Output'];
+
+/**
+ * An RFC 9457 problem-details body, as every API error returns. Written by hand: errors
+ * come from one handler (hostwatch.api.problems), not from the routes' schemas.
+ */
 export interface Problem {
   type?: string;
   title?: string;
@@ -24,158 +67,4 @@ export interface Problem {
   /** What the user can do about it. */
   hint?: string;
   errors?: { field: string; message: string }[];
-}
-
-export interface User {
-  name: string;
-  role: Role;
-}
-
-export interface LoginRequest {
-  username: string;
-  password: string;
-}
-
-export interface LoginResponse {
-  user: User;
-  csrf_token: string;
-}
-
-export interface MeResponse extends User {
-  /** null for API-token callers, who need no CSRF token. */
-  csrf_token: string | null;
-}
-
-export interface Tag {
-  name: string;
-  kind: TagKind;
-}
-
-export interface DeviceSummary {
-  id: string;
-  name: string;
-  fqdn: string | null;
-  domain: string | null;
-  os_family: string | null;
-  os_name: string | null;
-  os_version: string | null;
-  health_state: HealthState | null;
-  risk_level: RiskLevel | null;
-  exposure_level: ExposureLevel | null;
-  tags: Tag[];
-  sources: DeviceSource[];
-  ip_addresses: string[];
-  first_seen: IsoTime | null;
-  last_seen: IsoTime | null;
-}
-
-export type DeviceSort = 'name' | '-name' | 'last_seen' | '-last_seen';
-
-export interface DeviceListQuery {
-  q?: string;
-  tag?: string;
-  health?: HealthState;
-  sort?: DeviceSort;
-  limit?: number;
-  cursor?: string;
-}
-
-export interface Page<T> {
-  items: T[];
-  next_cursor: string | null;
-  total: number;
-}
-
-export interface SecurityInfo {
-  open_incidents: number | null;
-  active_alerts: number | null;
-  risk_level: RiskLevel | null;
-  exposure_level: ExposureLevel | null;
-}
-
-export interface Resources {
-  cpu_count: number | null;
-  cpu_model: string | null;
-  memory_bytes: number | null;
-  disk_total_bytes: number | null;
-  disk_free_bytes: number | null;
-}
-
-export interface DeviceDetails {
-  hostname: string | null;
-  fqdn: string | null;
-  domain: string | null;
-  os_family: string | null;
-  os_name: string | null;
-  os_version: string | null;
-  os_kernel: string | null;
-  os_arch: string | null;
-  ip_addresses: string[] | null;
-  mac_addresses: string[] | null;
-  resources: Resources | null;
-  health_state: HealthState | null;
-  health_reasons: string[] | null;
-  boot_time: IsoTime | null;
-  machine_id: string | null;
-  sam_name: string | null;
-  directory_created: IsoTime | null;
-  agent_version: string | null;
-}
-
-export interface NetworkActivity {
-  first_seen: IsoTime | null;
-  last_seen: IsoTime | null;
-}
-
-export interface DirectoryData {
-  distinguished_name: string | null;
-  uac_flags: string[] | null;
-  spns: string[] | null;
-  groups: string[] | null;
-}
-
-export interface LoggedOnUser {
-  name: string;
-  terminal: string | null;
-  host: string | null;
-  started: IsoTime | null;
-  source: string | null;
-}
-
-export interface Inventory {
-  collected_at: IsoTime | null;
-  software_count: number | null;
-}
-
-export interface AgentStatus {
-  spool_events: number | null;
-  spool_bytes: number | null;
-  dropped_events: number | null;
-  errors: string[] | null;
-  cpu_percent: number | null;
-  rss_bytes: number | null;
-}
-
-export interface AgentInfo {
-  enrolled_at: IsoTime | null;
-  last_heartbeat: IsoTime | null;
-  version: string | null;
-  /** The server no longer accepts this agent's credential. */
-  revoked?: boolean;
-  status: AgentStatus | null;
-}
-
-export interface DeviceDetail {
-  id: string;
-  name: string;
-  sources: DeviceSource[] | null;
-  tags: Tag[] | null;
-  security: SecurityInfo | null;
-  details: DeviceDetails | null;
-  network_activity: NetworkActivity | null;
-  directory: DirectoryData | null;
-  /** null: not reported yet; []: the device reported no sessions. */
-  logged_on_users: LoggedOnUser[] | null;
-  inventory: Inventory | null;
-  agent: AgentInfo | null;
 }

@@ -1,6 +1,7 @@
 // Load data from the API for a page: loading, data or error, with retry and abort on change.
+// A retry after success (a refresh, say after a change) keeps showing the data it replaces.
 // A 401 at any time means the session ended: go to the login page and come back after.
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import type { DependencyList } from 'react';
 import { useNavigate } from 'react-router';
 
@@ -19,10 +20,13 @@ export function useApiQuery<T>(
   const [attempt, setAttempt] = useState(0);
   const navigate = useNavigate();
   const { setUser } = useSession();
+  const lastAttempt = useRef(attempt);
 
   useEffect(() => {
     const controller = new AbortController();
-    setState({ status: 'loading' });
+    const refresh = lastAttempt.current !== attempt;
+    lastAttempt.current = attempt;
+    setState((current) => (refresh && current.status === 'ok' ? current : { status: 'loading' }));
     load(controller.signal).then(
       (data) => {
         if (!controller.signal.aborted) {

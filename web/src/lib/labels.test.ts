@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
 
 import type { HealthState } from '../api/types';
-import { healthColor, healthLabel, levelColor, levelLabel, osLabel, sourceLabel } from './labels';
+import {
+  logonTypeLabel,
+  healthColor,
+  healthLabel,
+  knownFromLabel,
+  levelColor,
+  levelLabel,
+  osLabel,
+  softwareSourceLabel,
+  sourceLabel,
+} from './labels';
 
 describe('healthLabel', () => {
   it('names each health state', () => {
@@ -22,8 +32,8 @@ describe('healthLabel', () => {
 });
 
 describe('levelLabel', () => {
-  it('reads null as Unknown, with text and not colour alone', () => {
-    expect(levelLabel(null)).toBe('Unknown');
+  it('says a missing level is not computed yet, with text and not colour alone', () => {
+    expect(levelLabel(null)).toBe('Not computed yet');
     expect(levelColor(null)).toBe('subtle');
   });
 
@@ -41,6 +51,21 @@ describe('sourceLabel', () => {
   });
 });
 
+describe('knownFromLabel', () => {
+  it('says where a device is known from', () => {
+    expect(knownFromLabel('both')).toBe('Endpoint and directory');
+    expect(knownFromLabel('directory')).toBe('Directory');
+    expect(knownFromLabel(null)).toBe('Unknown');
+  });
+});
+
+describe('softwareSourceLabel', () => {
+  it('names package managers and keeps codes it does not know', () => {
+    expect(softwareSourceLabel('dpkg')).toBe('Debian package (dpkg)');
+    expect(softwareSourceLabel('brew')).toBe('brew');
+  });
+});
+
 describe('osLabel', () => {
   it('joins name and version once', () => {
     expect(osLabel({ os_name: 'Ubuntu', os_version: '24.04' })).toBe('Ubuntu 24.04');
@@ -52,5 +77,13 @@ describe('osLabel', () => {
   it('falls back to the family, then to null', () => {
     expect(osLabel({ os_family: 'windows', os_name: null, os_version: null })).toBe('windows');
     expect(osLabel({ os_name: '  ', os_family: null })).toBeNull();
+  });
+});
+
+describe('logonTypeLabel', () => {
+  it('names the logon types Windows reports and keeps the number of others', () => {
+    expect(logonTypeLabel(2)).toBe('logon type 2 (interactive)');
+    expect(logonTypeLabel(10)).toBe('logon type 10 (remote interactive)');
+    expect(logonTypeLabel(42)).toBe('logon type 42');
   });
 });

@@ -1,10 +1,12 @@
 // Human labels and badge colours for the coded values the API returns.
 // Unknown codes (a newer server) fall back to the raw code rather than a blank.
-import type { DeviceSource, ExposureLevel, HealthState, RiskLevel } from '../api/types';
+import type { DeviceSource, ExposureLevel, HealthState, KnownFrom, RiskLevel } from '../api/types';
 
 export type BadgeColor = 'success' | 'warning' | 'danger' | 'severe' | 'informative' | 'subtle';
 
 export const UNKNOWN_LABEL = 'Unknown';
+/** Risk and exposure are rated by later analysis; until then they are not computed. */
+export const NOT_COMPUTED_LABEL = 'Not computed yet';
 
 const HEALTH_LABELS: Record<HealthState, string> = {
   active: 'Active',
@@ -53,10 +55,10 @@ export function healthColor(state: HealthState | null | undefined): BadgeColor {
   return state == null ? 'subtle' : (lookup(HEALTH_COLORS, state) ?? 'subtle');
 }
 
-/** Risk and exposure share one scale; null means not assessed yet and reads "Unknown". */
+/** Risk and exposure share one scale; null means not rated yet, and says so. */
 export function levelLabel(level: RiskLevel | ExposureLevel | null | undefined): string {
   if (level == null) {
-    return UNKNOWN_LABEL;
+    return NOT_COMPUTED_LABEL;
   }
   return lookup(LEVEL_LABELS, level) ?? level;
 }
@@ -67,6 +69,36 @@ export function levelColor(level: RiskLevel | ExposureLevel | null | undefined):
 
 export function sourceLabel(source: DeviceSource | string): string {
   return lookup(SOURCE_LABELS, source) ?? source;
+}
+
+const KNOWN_FROM_LABELS: Record<KnownFrom, string> = {
+  endpoint: 'Endpoint',
+  directory: 'Directory',
+  both: 'Endpoint and directory',
+};
+
+/** Where a device is known from, as the device list shows it. */
+export function knownFromLabel(knownFrom: KnownFrom | null | undefined): string {
+  if (knownFrom == null) {
+    return UNKNOWN_LABEL;
+  }
+  return lookup(KNOWN_FROM_LABELS, knownFrom) ?? knownFrom;
+}
+
+const SOFTWARE_SOURCE_LABELS: Record<string, string> = {
+  dpkg: 'Debian package (dpkg)',
+  rpm: 'RPM package',
+  pip: 'Python package (pip)',
+  npm: 'Node package (npm)',
+  windows: 'Windows installer',
+  osquery: 'osquery',
+  other: 'Other',
+};
+
+export const SOFTWARE_SOURCES = Object.keys(SOFTWARE_SOURCE_LABELS);
+
+export function softwareSourceLabel(source: string): string {
+  return lookup(SOFTWARE_SOURCE_LABELS, source) ?? source;
 }
 
 interface OsParts {
@@ -87,4 +119,23 @@ export function osLabel(os: OsParts): string | null {
     return version === '' ? family : `${family} ${version}`;
   }
   return null;
+}
+
+// Windows logon types, as event 4624 reports them.
+const LOGON_TYPE_LABELS: Record<string, string> = {
+  '2': 'interactive',
+  '3': 'network',
+  '4': 'batch',
+  '5': 'service',
+  '7': 'unlock',
+  '8': 'network, clear text',
+  '9': 'new credentials',
+  '10': 'remote interactive',
+  '11': 'cached interactive',
+};
+
+/** "logon type 10 (remote interactive)"; the number alone when the type is not one we know. */
+export function logonTypeLabel(type: number): string {
+  const name = lookup(LOGON_TYPE_LABELS, String(type));
+  return name === undefined ? `logon type ${type}` : `logon type ${type} (${name})`;
 }

@@ -29,7 +29,7 @@ export function EmptyDevices({ filtered }: { filtered: boolean }) {
         <Subtitle2 as="h2" className={styles.title}>
           No devices match these filters
         </Subtitle2>
-        <Body1>Change the search or health filter above, or clear the filters.</Body1>
+        <Body1>Change the filters above, or clear them.</Body1>
       </div>
     );
   }

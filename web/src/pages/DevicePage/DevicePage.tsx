@@ -1,7 +1,6 @@
-import { Caption1, Tab, TabList, Title3, makeStyles, tokens } from '@fluentui/react-components';
+import { Caption1, Title3, makeStyles, tokens } from '@fluentui/react-components';
 import { ChevronRightRegular } from '@fluentui/react-icons';
-import { useState } from 'react';
-import { useParams } from 'react-router';
+import { useParams, useSearchParams } from 'react-router';
 
 import { ApiError, getDevice } from '../../api/client';
 import type { DeviceDetail } from '../../api/types';
@@ -9,13 +8,18 @@ import { AppLink } from '../../components/AppLink/AppLink';
 import { DateTime } from '../../components/DateTime/DateTime';
 import { ErrorState } from '../../components/ErrorState/ErrorState';
 import { HealthBadge } from '../../components/HealthBadge/HealthBadge';
+import { KnownFromBadge } from '../../components/KnownFromBadge/KnownFromBadge';
 import { LoadingState } from '../../components/LoadingState/LoadingState';
-import { SourceList } from '../../components/SourceList/SourceList';
+import { ResponseActionsBar } from '../../components/ResponseActionsBar/ResponseActionsBar';
+import { Tabs } from '../../components/Tabs/Tabs';
 import { useApiQuery } from '../../hooks/useApiQuery';
 import { useDocumentTitle } from '../../hooks/useDocumentTitle';
 import { NotFoundPage } from '../NotFoundPage/NotFoundPage';
 import { DeviceSidebar } from './DeviceSidebar';
 import { OverviewTab } from './OverviewTab';
+import { readTab, tabParams, tabsFor } from './profileTabs';
+import type { ProfileTabId } from './profileTabs';
+import { SoftwareTab } from './SoftwareTab';
 
 const useStyles = makeStyles({
   page: {
@@ -50,37 +54,42 @@ const useStyles = makeStyles({
   main: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalM, minWidth: 0 },
 });
 
-type TabName = 'overview';
+interface DeviceProfileProps {
+  device: DeviceDetail;
+  onChanged: () => void;
+}
 
-function DeviceProfile({ device }: { device: DeviceDetail }) {
+function DeviceProfile({ device, onChanged }: DeviceProfileProps) {
   const styles = useStyles();
-  const [tab, setTab] = useState<TabName>('overview');
+  const [params, setParams] = useSearchParams();
+  const tabs = tabsFor(device.known_from);
+  const tab = readTab(params, tabs);
   return (
     <>
       <div className={styles.titleRow}>
         <Title3 as="h1" className={styles.title} data-testid="device-name">
           {device.name}
         </Title3>
-        <HealthBadge state={device.details?.health_state} />
-        <SourceList sources={device.sources} />
+        <HealthBadge state={device.details.health_state} />
+        <KnownFromBadge knownFrom={device.known_from} />
         <Caption1 className={styles.lastSeen}>
-          Last seen <DateTime value={device.network_activity?.last_seen} relative missing="never" />
+          Last seen <DateTime value={device.network_activity.last_seen} relative missing="never" />
         </Caption1>
       </div>
+      <ResponseActionsBar device={device} onChanged={onChanged} />
       <div className={styles.body}>
         <DeviceSidebar device={device} />
         <section className={styles.main} aria-label="Device views">
-          <TabList
-            selectedValue={tab}
-            onTabSelect={(_, data) => setTab(data.value as TabName)}
-            aria-label="Device views"
-          >
-            <Tab value="overview" id="device-tab-overview">
-              Overview
-            </Tab>
-          </TabList>
+          <Tabs
+            label="Device views"
+            tabs={tabs}
+            selected={tab}
+            onSelect={(id: ProfileTabId) => setParams(tabParams(id))}
+            idPrefix="device-tab"
+          />
           <div role="tabpanel" aria-labelledby={`device-tab-${tab}`}>
             {tab === 'overview' && <OverviewTab device={device} />}
+            {tab === 'software' && <SoftwareTab device={device} />}
           </div>
         </section>
       </div>
@@ -112,7 +121,7 @@ export function DevicePage() {
       {result.status === 'error' && (
         <ErrorState title="Could not load this device" error={result.error} onRetry={retry} />
       )}
-      {result.status === 'ok' && <DeviceProfile device={result.data} />}
+      {result.status === 'ok' && <DeviceProfile device={result.data} onChanged={retry} />}
     </div>
   );
 }

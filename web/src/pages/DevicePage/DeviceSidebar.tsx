@@ -49,7 +49,7 @@ function sectionsOf(device: DeviceDetail): Section[] {
     {
       value: 'details',
       title: 'Device details',
-      content: <DetailsSection details={device.details} sources={device.sources} />,
+      content: <DetailsSection device={device} />,
     },
     {
       value: 'network',
@@ -59,17 +59,12 @@ function sectionsOf(device: DeviceDetail): Section[] {
     {
       value: 'directory',
       title: 'Directory data',
-      content: <DirectorySection directory={device.directory} />,
+      content: <DirectorySection device={device} />,
     },
     {
       value: 'users',
       title: userCount ? `Logged-on users (${userCount})` : 'Logged-on users',
-      content: (
-        <UsersSection
-          users={device.logged_on_users}
-          inventoryCollected={device.inventory?.collected_at != null}
-        />
-      ),
+      content: <UsersSection device={device} />,
     },
   ];
 }

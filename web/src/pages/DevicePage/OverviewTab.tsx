@@ -16,6 +16,7 @@ import { PropertyList } from '../../components/PropertyList/PropertyList';
 import type { Property } from '../../components/PropertyList/PropertyList';
 import { formatBytes, formatCount, formatPercent } from '../../lib/format';
 import { osLabel, sourceLabel } from '../../lib/labels';
+import { NOT_COMPUTED, agentFactNote, softwareNote } from './deviceNotes';
 
 const useStyles = makeStyles({
   grid: {
@@ -28,8 +29,8 @@ const useStyles = makeStyles({
   errors: { margin: 0, paddingLeft: tokens.spacingHorizontalL },
 });
 
-function count(value: number | null | undefined) {
-  return value == null ? <NotKnown /> : formatCount(value);
+function count(value: number | null | undefined, missing?: string) {
+  return value == null ? <NotKnown>{missing}</NotKnown> : formatCount(value);
 }
 
 function bytes(value: number | null | undefined) {
@@ -118,8 +119,8 @@ export function OverviewTab({ device }: { device: DeviceDetail }) {
         />
         <PropertyList
           items={[
-            { label: 'Active alerts', value: count(security?.active_alerts) },
-            { label: 'Open incidents', value: count(security?.open_incidents) },
+            { label: 'Active alerts', value: count(security.active_alerts, NOT_COMPUTED) },
+            { label: 'Open incidents', value: count(security.open_incidents, NOT_COMPUTED) },
             { label: 'Risk level', value: <LevelBadge level={security?.risk_level} /> },
             { label: 'Exposure level', value: <LevelBadge level={security?.exposure_level} /> },
           ]}
@@ -136,8 +137,14 @@ export function OverviewTab({ device }: { device: DeviceDetail }) {
         <PropertyList
           items={[
             { label: 'OS', value: os ?? <NotKnown /> },
-            { label: 'Kernel', value: details?.os_kernel ?? <NotKnown /> },
-            { label: 'Architecture', value: details?.os_arch ?? <NotKnown /> },
+            {
+              label: 'Kernel',
+              value: details.os_kernel ?? <NotKnown>{agentFactNote(device)}</NotKnown>,
+            },
+            {
+              label: 'Architecture',
+              value: details.os_arch ?? <NotKnown>{agentFactNote(device)}</NotKnown>,
+            },
           ]}
         />
       </Card>
@@ -149,8 +156,8 @@ export function OverviewTab({ device }: { device: DeviceDetail }) {
             </Subtitle2>
           }
         />
-        {inventory === null || inventory.collected_at === null ? (
-          <NotKnown>No inventory collected yet</NotKnown>
+        {inventory.collected_at === null ? (
+          <NotKnown>{softwareNote(device)}</NotKnown>
         ) : (
           <PropertyList
             items={[

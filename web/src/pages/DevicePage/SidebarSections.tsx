@@ -21,7 +21,14 @@ import { PropertyList } from '../../components/PropertyList/PropertyList';
 import type { Property } from '../../components/PropertyList/PropertyList';
 import { TagList } from '../../components/TagList/TagList';
 import { formatBytes, formatCount } from '../../lib/format';
-import { osLabel } from '../../lib/labels';
+import { logonTypeLabel, osLabel } from '../../lib/labels';
+import {
+  NOT_COMPUTED,
+  agentFactNote,
+  directoryNote,
+  noAgentExplanation,
+  usersNote,
+} from './deviceNotes';
 
 const useStyles = makeStyles({
   group: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalXS },
@@ -49,21 +56,28 @@ const useStyles = makeStyles({
   muted: { color: tokens.colorNeutralForeground3 },
 });
 
-/** A value, or "Not known yet" when the server does not know it. */
-function known(value: string | number | null | undefined): ReactNode {
+/** A value, or why it is missing ("Not known yet" unless told). */
+function known(value: string | number | null | undefined, missing?: string): ReactNode {
   if (value == null || value === '') {
-    return <NotKnown />;
+    return <NotKnown>{missing}</NotKnown>;
   }
   return typeof value === 'number' ? formatCount(value) : value;
 }
 
-function TextList({ values, mono = false }: { values: string[] | null; mono?: boolean }) {
+interface TextListProps {
+  values: string[] | null;
+  mono?: boolean;
+  /** Why the list is empty. */
+  empty?: string;
+}
+
+function TextList({ values, mono = false, empty = 'None reported' }: TextListProps) {
   const styles = useStyles();
   if (values === null) {
     return <NotKnown />;
   }
   if (values.length === 0) {
-    return <NotKnown>None reported</NotKnown>;
+    return <NotKnown>{empty}</NotKnown>;
   }
   return (
     <ul className={styles.plainList}>
@@ -104,15 +118,20 @@ export function TagsSection({ tags }: { tags: Tag[] | null }) {
   );
 }
 
-export function SecuritySection({ security }: { security: SecurityInfo | null }) {
-  if (security === null) {
-    return <NotKnown>Not known yet: this device has not been assessed</NotKnown>;
-  }
+export function SecuritySection({ security }: { security: SecurityInfo }) {
   return (
     <PropertyList
       items={[
-        { label: 'Open incidents', value: known(security.open_incidents) },
-        { label: 'Active alerts', value: known(security.active_alerts) },
+        {
+          label: 'Open incidents',
+          value: known(security.open_incidents, NOT_COMPUTED),
+          testId: 'security-incidents',
+        },
+        {
+          label: 'Active alerts',
+          value: known(security.active_alerts, NOT_COMPUTED),
+          testId: 'security-alerts',
+        },
         { label: 'Risk level', value: <LevelBadge level={security.risk_level} /> },
         { label: 'Exposure level', value: <LevelBadge level={security.exposure_level} /> },
       ]}
@@ -120,19 +139,19 @@ export function SecuritySection({ security }: { security: SecurityInfo | null })
   );
 }
 
-function cpuText(resources: Resources): ReactNode {
+function cpuText(resources: Resources, missing: string): ReactNode {
   const { cpu_count: count, cpu_model: model } = resources;
   if (count === null && (model === null || model === '')) {
-    return <NotKnown />;
+    return <NotKnown>{missing}</NotKnown>;
   }
   if (count === null) return model;
   const cores = `${formatCount(count)} ${count === 1 ? 'core' : 'cores'}`;
   return model === null || model === '' ? cores : `${cores}, ${model}`;
 }
 
-function diskText(resources: Resources): ReactNode {
+function diskText(resources: Resources, missing: string): ReactNode {
   const { disk_total_bytes: total, disk_free_bytes: free } = resources;
-  if (total === null && free === null) return <NotKnown />;
+  if (total === null && free === null) return <NotKnown>{missing}</NotKnown>;
   if (total === null) return `${formatBytes(free ?? 0)} free`;
   if (free === null) return `${formatBytes(total)} in all`;
   return `${formatBytes(free)} free of ${formatBytes(total)}`;
@@ -155,67 +174,89 @@ function HealthValue({ details }: { details: DeviceDetails }) {
   );
 }
 
-interface DetailsSectionProps {
-  details: DeviceDetails | null;
-  sources: DeviceDetail['sources'];
-}
-
-export function DetailsSection({ details, sources }: DetailsSectionProps) {
-  if (details === null) {
-    return <NotKnown>Not known yet: no source has described this device</NotKnown>;
-  }
-  const fromDirectory = sources?.includes('directory') ?? false;
-  const fromAgent = sources?.includes('agent') ?? false;
+export function DetailsSection({ device }: { device: DeviceDetail }) {
+  const styles = useStyles();
+  const details = device.details;
+  const fromDirectory = device.sources.includes('directory');
+  const hasAgent = device.agent !== null;
+  // Facts only an agent reports say why they are missing when there is none.
+  const agentOnly = agentFactNote(device);
   const os = osLabel(details);
   const osText = os === null ? null : details.os_arch ? `${os} (${details.os_arch})` : os;
   const resources = details.resources;
+  const noneFound = hasAgent ? 'None reported' : agentOnly;
 
   const items: Property[] = [
     { label: 'Hostname', value: known(details.hostname), testId: 'detail-hostname' },
-    { label: 'FQDN', value: known(details.fqdn) },
-    { label: 'Domain', value: known(details.domain) },
+    { label: 'FQDN', value: known(details.fqdn), testId: 'detail-fqdn' },
+    { label: 'Domain', value: known(details.domain), testId: 'detail-domain' },
     { label: 'OS', value: known(osText), testId: 'detail-os' },
-    { label: 'Kernel', value: known(details.os_kernel) },
+    { label: 'Kernel', value: known(details.os_kernel, agentOnly), testId: 'detail-kernel' },
     {
       label: 'IP addresses',
-      value: <TextList values={details.ip_addresses} mono />,
+      value: <TextList values={details.ip_addresses} mono empty={noneFound} />,
       testId: 'detail-ips',
     },
-    { label: 'MAC addresses', value: <TextList values={details.mac_addresses} mono /> },
-    { label: 'CPU', value: resources === null ? <NotKnown /> : cpuText(resources) },
+    {
+      label: 'MAC addresses',
+      value: <TextList values={details.mac_addresses} mono empty={noneFound} />,
+    },
+    { label: 'CPU', value: cpuText(resources, agentOnly), testId: 'detail-cpu' },
     {
       label: 'Memory',
-      value: resources?.memory_bytes == null ? <NotKnown /> : formatBytes(resources.memory_bytes),
+      value:
+        resources.memory_bytes === null ? (
+          <NotKnown>{agentOnly}</NotKnown>
+        ) : (
+          formatBytes(resources.memory_bytes)
+        ),
+      testId: 'detail-memory',
     },
-    { label: 'Disk', value: resources === null ? <NotKnown /> : diskText(resources) },
+    { label: 'Disk', value: diskText(resources, agentOnly) },
     { label: 'Health state', value: <HealthValue details={details} /> },
-    { label: 'Boot time', value: <DateTime value={details.boot_time} /> },
-    { label: 'Machine id', value: known(details.machine_id) },
+    { label: 'Boot time', value: <DateTime value={details.boot_time} missing={agentOnly} /> },
+    { label: 'Machine id', value: known(details.machine_id, agentOnly) },
   ];
   if (fromDirectory || details.sam_name !== null) {
-    items.push({ label: 'SAM name', value: known(details.sam_name) });
+    items.push({ label: 'SAM name', value: known(details.sam_name), testId: 'detail-sam' });
   }
   if (fromDirectory || details.directory_created !== null) {
     items.push({
       label: 'Created in directory',
       value: <DateTime value={details.directory_created} />,
+      testId: 'detail-directory-created',
     });
   }
-  if (fromAgent || details.agent_version !== null) {
+  if (hasAgent) {
     items.push({ label: 'Agent version', value: known(details.agent_version) });
   }
-  return <PropertyList items={items} />;
+  const explanation = noAgentExplanation(device);
+  return (
+    <div className={styles.groups}>
+      {explanation !== null && (
+        <Caption1 className={styles.muted} data-testid="details-no-agent">
+          {explanation}
+        </Caption1>
+      )}
+      <PropertyList items={items} />
+    </div>
+  );
 }
 
-export function NetworkSection({ activity }: { activity: NetworkActivity | null }) {
-  if (activity === null) {
-    return <NotKnown>Not known yet: no network activity has been recorded</NotKnown>;
-  }
+export function NetworkSection({ activity }: { activity: NetworkActivity }) {
   return (
     <PropertyList
       items={[
-        { label: 'First seen', value: <DateTime value={activity.first_seen} /> },
-        { label: 'Last seen', value: <DateTime value={activity.last_seen} /> },
+        {
+          label: 'First seen',
+          value: <DateTime value={activity.first_seen} missing="Not seen yet" />,
+          testId: 'network-first-seen',
+        },
+        {
+          label: 'Last seen',
+          value: <DateTime value={activity.last_seen} missing="Not seen yet" />,
+          testId: 'network-last-seen',
+        },
       ]}
     />
   );
@@ -238,10 +279,11 @@ function BadgeList({ values }: { values: string[] | null }) {
   );
 }
 
-export function DirectorySection({ directory }: { directory: DirectoryData | null }) {
+export function DirectorySection({ device }: { device: DeviceDetail }) {
   const styles = useStyles();
+  const directory: DirectoryData | null = device.directory;
   if (directory === null) {
-    return <NotKnown>No directory data: this device is not known from the directory</NotKnown>;
+    return <NotKnown>{directoryNote(device)}</NotKnown>;
   }
   return (
     <PropertyList
@@ -255,9 +297,21 @@ export function DirectorySection({ directory }: { directory: DirectoryData | nul
               <span className={styles.mono}>{directory.distinguished_name}</span>
             ),
         },
-        { label: 'UAC flags', value: <BadgeList values={directory.uac_flags} /> },
-        { label: 'SPNs', value: <TextList values={directory.spns} mono /> },
-        { label: 'Groups', value: <TextList values={directory.groups} /> },
+        {
+          label: 'UAC flags',
+          value: <BadgeList values={directory.uac_flags} />,
+          testId: 'directory-uac',
+        },
+        {
+          label: 'SPNs',
+          value: <TextList values={directory.spns} mono empty="None" />,
+          testId: 'directory-spns',
+        },
+        {
+          label: 'Groups',
+          value: <TextList values={directory.groups} empty="None" />,
+          testId: 'directory-groups',
+        },
       ]}
     />
   );
@@ -274,23 +328,16 @@ function userDetails(user: LoggedOnUser): ReactNode[] {
       </>,
     );
   }
+  if (user.logon_type !== null) parts.push(logonTypeLabel(user.logon_type));
   if (user.source) parts.push(`reported by ${user.source}`);
   return parts;
 }
 
-interface UsersSectionProps {
-  users: LoggedOnUser[] | null;
-  /** Whether the device has sent an inventory, which is what carries its sessions. */
-  inventoryCollected: boolean;
-}
-
-export function UsersSection({ users, inventoryCollected }: UsersSectionProps) {
+export function UsersSection({ device }: { device: DeviceDetail }) {
   const styles = useStyles();
-  if (users === null || (users.length === 0 && !inventoryCollected)) {
-    return <NotKnown>Not known yet: the device has not sent an inventory</NotKnown>;
-  }
-  if (users.length === 0) {
-    return <NotKnown>No logged-on users reported: the device keeps no session records</NotKnown>;
+  const users = device.logged_on_users;
+  if (users === null || users.length === 0) {
+    return <NotKnown>{usersNote(device)}</NotKnown>;
   }
   return (
     <ul className={styles.users}>

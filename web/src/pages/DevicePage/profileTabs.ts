@@ -1,0 +1,35 @@
+// The machine profile's tabs. Endpoint tabs need the device's endpoint (its agent or
+// imported logs): a device known only from the directory does not show them. Tabs that are
+// not built yet are absent, not placeholders.
+import type { KnownFrom } from '../../api/types';
+
+export type ProfileTabId = 'overview' | 'software';
+
+export interface ProfileTab {
+  id: ProfileTabId;
+  label: string;
+  endpointOnly: boolean;
+}
+
+export const PROFILE_TABS: readonly ProfileTab[] = [
+  { id: 'overview', label: 'Overview', endpointOnly: false },
+  { id: 'software', label: 'Software inventory', endpointOnly: true },
+];
+
+export const DEFAULT_TAB: ProfileTabId = 'overview';
+
+export function tabsFor(knownFrom: KnownFrom | null): ProfileTab[] {
+  const endpoint = knownFrom === 'endpoint' || knownFrom === 'both';
+  return PROFILE_TABS.filter((tab) => endpoint || !tab.endpointOnly);
+}
+
+/** The tab the address names, if this device has it; else the overview. */
+export function readTab(params: URLSearchParams, tabs: readonly ProfileTab[]): ProfileTabId {
+  const wanted = params.get('tab');
+  return tabs.find((tab) => tab.id === wanted)?.id ?? DEFAULT_TAB;
+}
+
+/** The address of a tab: its own parameters only, since the last tab's filters are not its. */
+export function tabParams(tab: ProfileTabId): URLSearchParams {
+  return new URLSearchParams(tab === DEFAULT_TAB ? '' : { tab });
+}
