@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -73,3 +76,27 @@ def test_reset_password_lets_the_new_one_in(
         )
 
     assert (old.status_code, new.status_code) == (401, 200)
+
+
+def test_a_database_that_cannot_be_opened_is_one_clear_line_without_the_password(
+    tmp_path: Path,
+) -> None:
+    env = {
+        **os.environ,
+        "HOSTWATCH_DATA_DIR": str(tmp_path),
+        "HOSTWATCH_DATABASE_URL": "postgresql+psycopg://someone:hunter2secret@127.0.0.1:5432/hw_no_such_db",
+    }
+
+    result = subprocess.run(
+        [sys.executable, "-m", "hostwatch", "users", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert "cannot open the database" in output
+    assert "Traceback" not in output and "hunter2secret" not in output

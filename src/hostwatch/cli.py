@@ -12,7 +12,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from hostwatch.auth import audit, service
@@ -56,8 +58,17 @@ def _settings() -> Settings:
 
 
 def _sessions(settings: Settings) -> Any:
-    engine = make_engine(settings.resolved_database_url)
-    migrate.upgrade(engine)
+    """The database, migrated; a database that cannot be opened is a one-line error."""
+    try:
+        engine = make_engine(settings.resolved_database_url)
+        migrate.upgrade(engine)
+    except (SQLAlchemyError, OSError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        # The URL may carry a password; it is never printed.
+        reason = reason.replace(settings.resolved_database_url, "<HOSTWATCH_DATABASE_URL>")
+        console.print(f"[red]error:[/] cannot open the database: {escape(reason)}")
+        console.print("hint: check HOSTWATCH_DATABASE_URL and HOSTWATCH_DATA_DIR")
+        raise typer.Exit(1) from exc
     return make_session_factory(engine)
 
 

@@ -102,3 +102,43 @@ def test_the_same_tag_added_at_once_is_stored_once(api: Api) -> None:
     tags = api.client.get(f"/api/devices/{device}", headers=analyst).json()["tags"]
     assert codes == [200] * 12
     assert sorted(t["name"] for t in tags if t["kind"] == "user") == ["finance", "vip"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "last_seen_after=2024-01-01T00:00:00",
+        "last_seen_before=2024-01-01",
+        "last_seen_after=0001-01-01T00:00:00%2B14:00",
+        "last_seen_before=9999-12-31T23:59:59-14:00",
+        f"cursor={_cursor(None, None)}",
+        f"cursor={_cursor('a', None)}",
+        f"sort=-last_seen&cursor={_cursor('2024-01-01T00:00:00', 'id')}",
+        f"sort=first_seen&cursor={_cursor('0001-01-01T00:00:00+14:00', 'id')}",
+        "cursor=" + _cursor("a\u0000b", "id"),
+    ],
+)
+def test_naive_or_impossible_times_and_empty_cursors_are_refused(api: Api, query: str) -> None:
+    viewer = api.token_for("v", Role.viewer)
+    enroll(api, "box")
+
+    response = api.client.get(f"/api/devices?{query}", headers=viewer)
+
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] in {
+        "cursor",
+        "last_seen_after",
+        "last_seen_before",
+    }
+
+
+def test_searching_json_punctuation_does_not_match_every_address(api: Api) -> None:
+    viewer = api.token_for("v", Role.viewer)
+    enroll(api, "box", ip_addresses=["10.1.2.3"])
+
+    def names(q: str) -> list[str]:
+        response = api.client.get("/api/devices", params={"q": q}, headers=viewer)
+        return [d["name"] for d in response.json()["items"]]
+
+    assert names('"') == [] and names("[") == [] and names(",") == []
+    assert names("10.1.2") == ["box"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, or_
@@ -55,7 +55,18 @@ def _fits(value: Any, kind: type | None) -> bool:
     allowed: tuple[type, ...] = (str, int, float, datetime) if kind is object else (kind,)
     if not isinstance(value, allowed):
         return False
-    return not isinstance(value, str) or len(value) <= 1024
+    # PostgreSQL cannot compare with text holding NUL; no stored value has one.
+    return not isinstance(value, str) or (len(value) <= 1024 and "\x00" not in value)
+
+
+def _aware_time(value: Any) -> datetime:
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError("cursor time has no zone")
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("cursor time is out of range") from None
 
 
 def decode_cursor(cursor: str, key: SortKey) -> tuple[Any, Any]:
@@ -67,8 +78,10 @@ def decode_cursor(cursor: str, key: SortKey) -> tuple[Any, Any]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if key.is_time and value is not None:
-            value = datetime.fromisoformat(value)
+        if value is None or row_id is None:
+            raise TypeError("cursor names no row")
+        if key.is_time:
+            value = _aware_time(value)
         value_type = key.value_type or _python_type(key.expression)
         if not _fits(value, value_type) or not _fits(row_id, _python_type(key.tiebreak)):
             raise TypeError("cursor value does not match the sort column")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -97,6 +98,9 @@ def _known_from_filter(known_from: str) -> Any:
     return and_(endpoint, directory)
 
 
+_ADDRESS_PART = re.compile(r"[0-9A-Fa-f.:]*[0-9A-Fa-f][0-9A-Fa-f.:]*")
+
+
 def _conditions(filters: DeviceFilters, settings: Settings, now: datetime) -> list[Any]:
     conditions: list[Any] = []
     if filters.q:
@@ -104,14 +108,16 @@ def _conditions(filters: DeviceFilters, settings: Settings, now: datetime) -> li
         tagged = select(DeviceTag.id).where(
             DeviceTag.device_id == Device.id, func.lower(DeviceTag.name).like(pattern, escape="\\")
         )
-        conditions.append(
-            or_(
-                func.lower(Device.hostname).like(pattern, escape="\\"),
-                func.lower(Device.fqdn).like(pattern, escape="\\"),
-                func.lower(cast(Device.ip_addresses, String)).like(pattern, escape="\\"),
-                tagged.exists(),
-            )
-        )
+        matches = [
+            func.lower(Device.hostname).like(pattern, escape="\\"),
+            func.lower(Device.fqdn).like(pattern, escape="\\"),
+            tagged.exists(),
+        ]
+        # Addresses are searched as the JSON text of their list, so only a query that could
+        # be part of an address may look there; '[', '"' or ',' would match the JSON itself.
+        if _ADDRESS_PART.fullmatch(filters.q):
+            matches.append(func.lower(cast(Device.ip_addresses, String)).like(pattern, escape="\\"))
+        conditions.append(or_(*matches))
     conditions.extend(_has_tag(tag) for tag in filters.tags or [])
     if filters.health:
         if filters.health not in {"active", "inactive", "misconfigured"}:

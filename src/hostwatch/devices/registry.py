@@ -16,6 +16,18 @@ from hostwatch.devices.models import AgentCredential, Device, DeviceTag
 SOURCES = ("agent", "endpoint_logs", "directory")
 
 
+def same_text(column: Any, value: str) -> Any:
+    """A SQL condition: the column holds this name, ignoring case.
+
+    The exact spelling is matched as well, because the engines fold case differently from
+    Python: SQLite's lower() folds ASCII letters only, and PostgreSQL follows its collation.
+    Without it, a name such as "ÄPC02" would never find its own device again.
+    """
+    # Limitation: on SQLite, names that differ only in the case of non-ASCII letters
+    # ("ÄPC02" and "äpc02") are not recognised as the same device.
+    return or_(column == value, func.lower(column) == value.lower())
+
+
 def find_for_agent(session: Session, host: protocol.HostFacts) -> Device | None:
     """The device an enrolling agent is, if Hostwatch knows it already.
 
@@ -37,7 +49,7 @@ def find_for_agent(session: Session, host: protocol.HostFacts) -> Device | None:
     for column, value, fold_case in candidates:
         if not value:
             continue
-        match = func.lower(column) == value.lower() if fold_case else column == value
+        match = same_text(column, value) if fold_case else column == value
         device = session.scalar(
             select(Device).where(match, without_agent).order_by(Device.first_seen).limit(1)
         )
@@ -134,12 +146,12 @@ def find_or_add_from_logs(session: Session, computer: str) -> tuple[Device, bool
     if fqdn is not None:
         device = session.scalar(
             select(Device)
-            .where(func.lower(Device.fqdn) == fqdn.lower())
+            .where(same_text(Device.fqdn, fqdn))
             .order_by(Device.created_at)
             .limit(1)
         )
     if device is None:
-        same_name = select(Device).where(func.lower(Device.hostname) == hostname.lower())
+        same_name = select(Device).where(same_text(Device.hostname, hostname))
         if fqdn is not None:
             same_name = same_name.where(Device.fqdn.is_(None))
         # Limitation: a bare host name known in several domains goes to the oldest device

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from hostwatch.api.deps import Admin, Analyst, AppSettings, Db, Viewer, record_audit
 from hostwatch.devices import enrollment, queries, schemas, tags
 from hostwatch.devices.models import EnrollToken
+from hostwatch.protocol import Time
 
 router = APIRouter(prefix="/api", tags=["devices"])
 
@@ -44,9 +45,9 @@ def list_devices(
     os: Annotated[str | None, Query(max_length=256, description="family, name or version")] = None,
     risk: schemas.RiskLevel | None = None,
     exposure: schemas.ExposureLevel | None = None,
-    last_seen_after: datetime | None = None,
+    last_seen_after: Time | None = None,
     last_seen_before: Annotated[
-        datetime | None, Query(description="also matches devices never seen")
+        Time | None, Query(description="also matches devices never seen")
     ] = None,
     sort: schemas.DeviceSort = "name",
     limit: Limit = 50,
