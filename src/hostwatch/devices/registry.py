@@ -145,10 +145,7 @@ def find_or_add_from_logs(session: Session, computer: str) -> tuple[Device, bool
     device = None
     if fqdn is not None:
         device = session.scalar(
-            select(Device)
-            .where(same_text(Device.fqdn, fqdn))
-            .order_by(Device.created_at)
-            .limit(1)
+            select(Device).where(same_text(Device.fqdn, fqdn)).order_by(Device.created_at).limit(1)
         )
     if device is None:
         same_name = select(Device).where(same_text(Device.hostname, hostname))
