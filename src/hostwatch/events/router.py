@@ -1,5 +1,5 @@
-"""Routes of a device's timeline: the event list, its histogram, the CSV export, and the
-process tree of one event."""
+"""Routes of a device's timeline: the event list, its histogram, the CSV export, and one
+event with its process tree."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hostwatch.api.deps import Db, Viewer
+from hostwatch.errors import NotFound
 from hostwatch.events import export, histogram, schemas, timeline, tree
 from hostwatch.protocol import Time
 
@@ -62,6 +64,7 @@ def filter_params(
 
 
 Filters = Annotated[FilterParams, Depends(filter_params)]
+EventId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Fields = Annotated[
     list[str] | None,
     Query(max_length=len(timeline.FIELDS), description="columns wanted; repeat or comma-separate"),
@@ -111,9 +114,32 @@ def export_timeline(
     )
 
 
+@router.get("/events/{event_id}", response_model=schemas.EventDetail)
+def get_event(event_id: EventId, _: Viewer, db: Db) -> schemas.EventDetail:
+    # Every viewer sees every device, so any viewer may see any event.
+    events = timeline.events
+    every_field = tuple(timeline.FIELDS)
+    columns = [
+        *timeline.columns_of(every_field),
+        events.device_id,
+        events.received_at,
+        events.fields,
+    ]
+    row = db.execute(select(*columns).where(events.id == event_id)).first()
+    if row is None:
+        raise NotFound(f"no event with id {event_id}")
+    listed = timeline.item(row, every_field)
+    return schemas.EventDetail.model_validate(
+        {
+            **dict(listed),
+            "device_id": row.device_id,
+            "received_at": row.received_at,
+            "fields": row.fields or {},
+        }
+    )
+
+
 @router.get("/events/{event_id}/process-tree", response_model=schemas.ProcessTree)
-def get_process_tree(
-    event_id: Annotated[int, Path(ge=1, le=2**63 - 1)], _: Viewer, db: Db
-) -> schemas.ProcessTree:
+def get_process_tree(event_id: EventId, _: Viewer, db: Db) -> schemas.ProcessTree:
     # Every viewer sees every device, so any viewer may see any event's tree.
     return tree.process_tree(db, event_id)

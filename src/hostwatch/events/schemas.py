@@ -1,4 +1,4 @@
-"""Response bodies of the timeline, its histogram and the process tree."""
+"""Response bodies of the timeline, its histogram, one event and the process tree."""
 
 from __future__ import annotations
 
@@ -52,6 +52,21 @@ class TimelineItem(BaseModel):
     target: TargetOut | None = None
     source: str | None = None
     event_code: str | None = None
+
+
+class EventDetail(TimelineItem):
+    """One event whole: every column, its device, and the original record's fields."""
+
+    id: int
+    time: datetime
+    kind: str
+    source: str
+    device_id: str
+    received_at: datetime
+    fields: dict[str, Any] = Field(
+        description="the source record's own fields as it had them (for EVTX: the System "
+        "parts worth keeping and EventData), untrusted text"
+    )
 
 
 def _from_field(description: str | None = None) -> Any:

@@ -4,16 +4,23 @@ import type {
   DeviceDetail,
   DeviceListQuery,
   DevicePage,
+  EventDetail,
+  Histogram,
+  HistogramQuery,
   LoginRequest,
   LoginResponse,
   MeResponse,
   Preferences,
   PreferencesUpdate,
   Problem,
+  ProcessTree,
   SoftwareItem,
   SoftwareListQuery,
   SoftwarePage,
   Tag,
+  TimelineExportQuery,
+  TimelinePage,
+  TimelineQuery,
 } from './types';
 
 const API_BASE = '/api';
@@ -187,6 +194,71 @@ export function getSoftware(
     `/devices/${encodeURIComponent(deviceId)}/software/${encodeURIComponent(softwareId)}`,
     { signal },
   );
+}
+
+function timelinePath(deviceId: string, what = ''): string {
+  return `/devices/${encodeURIComponent(deviceId)}/timeline${what}`;
+}
+
+export function getTimeline(
+  deviceId: string,
+  query: TimelineQuery,
+  signal?: AbortSignal,
+): Promise<TimelinePage> {
+  return request<TimelinePage>(`${timelinePath(deviceId)}${queryString({ ...query })}`, { signal });
+}
+
+export function getTimelineHistogram(
+  deviceId: string,
+  query: HistogramQuery,
+  signal?: AbortSignal,
+): Promise<Histogram> {
+  return request<Histogram>(`${timelinePath(deviceId, '/histogram')}${queryString({ ...query })}`, {
+    signal,
+  });
+}
+
+/** A CSV download: its text and the file name the server chose. */
+export interface CsvFile {
+  blob: Blob;
+  fileName: string;
+}
+
+const FILE_NAME = /filename="([^"]+)"/;
+
+/** The timeline of a range as CSV (at most 7 days; the server answers 400 for longer). */
+export async function exportTimeline(
+  deviceId: string,
+  query: TimelineExportQuery,
+  signal?: AbortSignal,
+): Promise<CsvFile> {
+  const path = `${timelinePath(deviceId, '/export')}${queryString({ ...query })}`;
+  let response: Response;
+  try {
+    response = await fetch(API_BASE + path, {
+      headers: { Accept: 'text/csv' },
+      credentials: 'same-origin',
+      signal: signal ?? null,
+    });
+  } catch (error) {
+    if (error instanceof DOMException && error.name === 'AbortError') throw error;
+    throw new NetworkError();
+  }
+  if (!response.ok) {
+    throw new ApiError(response.status, await problemFrom(response));
+  }
+  const named = FILE_NAME.exec(response.headers.get('Content-Disposition') ?? '');
+  // Limitation: the whole file is held in memory before it is saved; a week of a busy
+  // device's events is tens of megabytes.
+  return { blob: await response.blob(), fileName: named?.[1] ?? 'timeline.csv' };
+}
+
+export function getEvent(eventId: string, signal?: AbortSignal): Promise<EventDetail> {
+  return request<EventDetail>(`/events/${encodeURIComponent(eventId)}`, { signal });
+}
+
+export function getProcessTree(eventId: string, signal?: AbortSignal): Promise<ProcessTree> {
+  return request<ProcessTree>(`/events/${encodeURIComponent(eventId)}/process-tree`, { signal });
 }
 
 /** Add user tags to a device; answers with all of the device's tags. */

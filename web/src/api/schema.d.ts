@@ -453,6 +453,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/events/{event_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Event */
+        get: operations["get_event_api_events__event_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/events/{event_id}/process-tree": {
         parameters: {
             query?: never;
@@ -869,6 +886,46 @@ export interface components {
             stored: number;
             /** Duplicates */
             duplicates: number;
+        };
+        /**
+         * EventDetail
+         * @description One event whole: every column, its device, and the original record's fields.
+         */
+        EventDetail: {
+            /** Id */
+            id: number;
+            /**
+             * Time
+             * Format: date-time
+             */
+            time: string;
+            /** Kind */
+            kind: string;
+            /** Action Type */
+            action_type?: string | null;
+            /** User */
+            user?: string | null;
+            process?: components["schemas"]["ProcessOut"] | null;
+            parent?: components["schemas"]["ParentOut"] | null;
+            target?: components["schemas"]["TargetOut"] | null;
+            /** Source */
+            source: string;
+            /** Event Code */
+            event_code?: string | null;
+            /** Device Id */
+            device_id: string;
+            /**
+             * Received At
+             * Format: date-time
+             */
+            received_at: string;
+            /**
+             * Fields
+             * @description the source record's own fields as it had them (for EVTX: the System parts worth keeping and EventData), untrusted text
+             */
+            fields: {
+                [key: string]: unknown;
+            };
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -2408,6 +2465,37 @@ export interface operations {
                 };
                 content: {
                     "text/csv": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_event_api_events__event_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                event_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventDetail"];
                 };
             };
             /** @description Validation Error */

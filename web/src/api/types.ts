@@ -49,6 +49,29 @@ export type SoftwareListQuery = NonNullable<
 >;
 export type SoftwareSort = NonNullable<SoftwareListQuery['sort']>;
 
+export type TimelineQuery = NonNullable<
+  operations['get_timeline_api_devices__device_id__timeline_get']['parameters']['query']
+>;
+export type TimelineOrder = NonNullable<TimelineQuery['order']>;
+export type TimelinePage = Schemas['TimelinePage'];
+/** One row of the timeline: with `fields`, only the fields asked for are present. */
+export type TimelineItem = Schemas['TimelineItem'];
+export type ProcessInfo = Schemas['ProcessOut'];
+export type ParentInfo = Schemas['ParentOut'];
+export type EventTarget = Schemas['TargetOut'];
+export type HistogramQuery = NonNullable<
+  operations['get_histogram_api_devices__device_id__timeline_histogram_get']['parameters']['query']
+>;
+export type Histogram = Schemas['Histogram'];
+export type TimelineExportQuery = NonNullable<
+  operations['export_timeline_api_devices__device_id__timeline_export_get']['parameters']['query']
+>;
+export type HistogramBucket = Schemas['Bucket'];
+export type EventDetail = Schemas['EventDetail'];
+export type ProcessTree = Schemas['ProcessTree'];
+export type ProcessTreeNode = Schemas['Node'];
+export type ProcessTreeEdge = Schemas['Edge'];
+
 export type Preferences = Schemas['Preferences-Output'];
 export type PreferencesUpdate = Schemas['Preferences-Input'];
 export type TablePreferences = Schemas['TablePreferences-Output'];

@@ -25,6 +25,7 @@ import { usePreferences } from '../PreferencesProvider/PreferencesProvider';
 import { ColumnChooser } from './ColumnChooser';
 import { visibleColumnIds, withColumnChoice } from './columnPrefs';
 import { csvFileName, toCsv } from './csv';
+import { CursorPager } from './CursorPager';
 import { TablePager } from './TablePager';
 import { nextSort, pageCount, sortDirection } from './tableState';
 import type { TableState } from './tableState';
@@ -88,12 +89,35 @@ export interface DataColumn<T> {
   alwaysVisible?: boolean;
 }
 
+/** One page of a list the server counts: pages by number (offset). */
 export interface TableData<T> {
   items: T[];
   total: number;
 }
 
-interface DataTableProps<T> {
+/** One page of a list the server pages by cursor, without a total (the timeline). */
+export interface CursorTableData<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+/** What the table needs of its state: the page shown, its size and the sort. */
+export type TableView = Pick<TableState, 'page' | 'pageSize' | 'sort'>;
+
+/** Keyset paging: the page's place in the trail of cursors, and the moves between pages. */
+export interface CursorPaging {
+  canGoBack: boolean;
+  onFirst: () => void;
+  onPrevious: () => void;
+  onNext: (cursor: string) => void;
+}
+
+/** Pages by number, with a total; or, with `cursor`, keyset pages without one. */
+type Paging<T> =
+  | { cursor?: undefined; result: QueryState<TableData<T>> }
+  | { cursor: CursorPaging; result: QueryState<CursorTableData<T>> };
+
+interface BaseProps<T> {
   /** Names the table in the user's saved column choices, such as "devices". */
   tableId: string;
   /** The table's accessible name and the CSV file's name. */
@@ -101,9 +125,8 @@ interface DataTableProps<T> {
   /** What a row is, plural, for counts: "devices". */
   noun: string;
   columns: readonly DataColumn<T>[];
-  state: TableState;
+  state: TableView;
   onChange: UpdateTable;
-  result: QueryState<TableData<T>>;
   onRetry: () => void;
   rowKey: (row: T) => string;
   /** A name for the row, for its selection checkbox: "Select web01". */
@@ -116,8 +139,14 @@ interface DataTableProps<T> {
   filters?: ReactNode;
   /** Where an action applies to rows, its buttons for the selected rows. */
   selectionActions?: (rows: T[], clear: () => void) => ReactNode;
+  /** More buttons beside the column chooser, such as an export of the whole range. */
+  tools?: ReactNode;
+  /** Offer a CSV download of the rows shown; true unless said otherwise. */
+  rowsCsv?: boolean;
   testId?: string;
 }
+
+type DataTableProps<T> = BaseProps<T> & Paging<T>;
 
 function isInteractive(target: EventTarget | null, row: HTMLElement): boolean {
   const element = target instanceof Element ? target : null;
@@ -163,14 +192,15 @@ function download(text: string, fileName: string): void {
 }
 
 /**
- * The table every list in Hostwatch uses: server-side pages, sorting, filters, a remembered
- * column choice, row selection, CSV download of the rows shown, and loading, empty and
- * error states. Rows are reached with Tab, then Up, Down, Home and End; Enter opens one,
- * Space selects it.
+ * The table every list in Hostwatch uses: server-side pages (by number, or by cursor where
+ * the server counts no total), sorting, filters, a remembered column choice, row selection,
+ * CSV download of the rows shown, and loading, empty and error states. Rows are reached
+ * with Tab, then Up, Down, Home and End; Enter opens one, Space selects it.
  */
 export function DataTable<T>(props: DataTableProps<T>) {
   const { tableId, label, noun, columns, state, onChange, result, onRetry } = props;
   const { rowKey, rowLabel, onOpen, empty, filters, selectionActions, testId } = props;
+  const { tools, rowsCsv = true } = props;
   const styles = useStyles();
   const { status: prefsStatus, preferences, saveError, save } = usePreferences();
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
@@ -231,6 +261,79 @@ export function DataTable<T>(props: DataTableProps<T>) {
     clearSelection();
     onChange({ page });
   };
+  const changePageSize = (pageSize: number) => {
+    clearSelection();
+    onChange({ pageSize });
+  };
+  // Keyset moves clear the selection too; the caller moves along its trail of cursors.
+  const cursorMove = (move: () => void) => () => {
+    clearSelection();
+    move();
+  };
+
+  let pager: ReactNode = null;
+  let isEmpty = false;
+  let pastEnd: ReactNode = null;
+  if (props.cursor === undefined) {
+    if (props.result.status === 'ok') {
+      const total = props.result.data.total;
+      isEmpty = total === 0 && state.page === 1;
+      if (rows.length === 0 && state.page > 1) {
+        pastEnd = (
+          <>
+            Page {state.page} is past the end: there are {total} {noun}.{' '}
+            <Button
+              appearance="transparent"
+              onClick={() => changePage(pageCount(total, state.pageSize))}
+            >
+              Go to the last page
+            </Button>
+          </>
+        );
+      }
+      pager = (
+        <TablePager
+          page={state.page}
+          pageSize={state.pageSize}
+          total={total}
+          shown={rows.length}
+          noun={noun}
+          onPage={changePage}
+          onPageSize={changePageSize}
+        />
+      );
+    }
+  } else if (props.result.status === 'ok') {
+    const paging = props.cursor;
+    const nextCursor = props.result.data.next_cursor;
+    isEmpty = rows.length === 0 && state.page === 1;
+    if (rows.length === 0 && state.page > 1) {
+      pastEnd = (
+        <>
+          There are no more {noun} past this point.{' '}
+          <Button appearance="transparent" onClick={cursorMove(paging.onFirst)}>
+            Go to the first page
+          </Button>
+        </>
+      );
+    }
+    pager = (
+      <CursorPager
+        page={state.page}
+        pageSize={state.pageSize}
+        shown={rows.length}
+        noun={noun}
+        hasNext={nextCursor !== null}
+        canGoBack={paging.canGoBack}
+        onFirst={cursorMove(paging.onFirst)}
+        onPrevious={cursorMove(paging.onPrevious)}
+        onNext={cursorMove(() => {
+          if (nextCursor !== null) paging.onNext(nextCursor);
+        })}
+        onPageSize={changePageSize}
+      />
+    );
+  }
 
   const columnCount = shownColumns.length + (selectable ? 1 : 0);
 
@@ -282,24 +385,14 @@ export function DataTable<T>(props: DataTableProps<T>) {
     content = (
       <ErrorState title={`Could not load the ${noun}`} error={result.error} onRetry={onRetry} />
     );
-  } else if (result.status === 'ok' && result.data.total === 0 && state.page === 1) {
+  } else if (isEmpty) {
     content = empty;
   } else {
-    const total = result.status === 'ok' ? result.data.total : 0;
-    const pastEnd = result.status === 'ok' && rows.length === 0 && state.page > 1;
     content = (
       <>
-        {pastEnd && (
+        {pastEnd !== null && (
           <MessageBar intent="info" data-testid="table-past-end">
-            <MessageBarBody>
-              Page {state.page} is past the end: there are {total} {noun}.{' '}
-              <Button
-                appearance="transparent"
-                onClick={() => changePage(pageCount(total, state.pageSize))}
-              >
-                Go to the last page
-              </Button>
-            </MessageBarBody>
+            <MessageBarBody>{pastEnd}</MessageBarBody>
           </MessageBar>
         )}
         <div className={styles.scroll}>
@@ -351,20 +444,7 @@ export function DataTable<T>(props: DataTableProps<T>) {
             <TableBody aria-busy={result.status === 'loading'}>{body}</TableBody>
           </Table>
         </div>
-        {result.status === 'ok' && (
-          <TablePager
-            page={state.page}
-            pageSize={state.pageSize}
-            total={total}
-            shown={rows.length}
-            noun={noun}
-            onPage={changePage}
-            onPageSize={(pageSize) => {
-              clearSelection();
-              onChange({ pageSize });
-            }}
-          />
-        )}
+        {pager}
       </>
     );
   }
@@ -377,14 +457,17 @@ export function DataTable<T>(props: DataTableProps<T>) {
         </div>
         <div className={styles.tools}>
           <ColumnChooser columns={columns} visible={visibleIds} onChange={setColumnVisible} />
-          <Button
-            icon={<ArrowDownloadRegular />}
-            onClick={downloadCsv}
-            disabled={rows.length === 0}
-            data-testid="download-csv"
-          >
-            Download CSV
-          </Button>
+          {rowsCsv && (
+            <Button
+              icon={<ArrowDownloadRegular />}
+              onClick={downloadCsv}
+              disabled={rows.length === 0}
+              data-testid="download-csv"
+            >
+              Download CSV
+            </Button>
+          )}
+          {tools}
         </div>
       </div>
       {saveError !== null && (

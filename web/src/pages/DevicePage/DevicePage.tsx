@@ -20,6 +20,7 @@ import { OverviewTab } from './OverviewTab';
 import { readTab, tabParams, tabsFor } from './profileTabs';
 import type { ProfileTabId } from './profileTabs';
 import { SoftwareTab } from './SoftwareTab';
+import { TimelineTab } from './TimelineTab';
 
 const useStyles = makeStyles({
   page: {
@@ -89,6 +90,7 @@ function DeviceProfile({ device, onChanged }: DeviceProfileProps) {
           />
           <div role="tabpanel" aria-labelledby={`device-tab-${tab}`}>
             {tab === 'overview' && <OverviewTab device={device} />}
+            {tab === 'timeline' && <TimelineTab device={device} />}
             {tab === 'software' && <SoftwareTab device={device} />}
           </div>
         </section>

@@ -6,8 +6,8 @@ const ids = (knownFrom: Parameters<typeof tabsFor>[0]) => tabsFor(knownFrom).map
 
 describe('tabsFor', () => {
   it('shows endpoint tabs for devices known from the endpoint', () => {
-    expect(ids('endpoint')).toEqual(['overview', 'software']);
-    expect(ids('both')).toEqual(['overview', 'software']);
+    expect(ids('endpoint')).toEqual(['overview', 'timeline', 'software']);
+    expect(ids('both')).toEqual(['overview', 'timeline', 'software']);
   });
 
   it('hides endpoint tabs for a device known only from the directory', () => {
@@ -19,10 +19,12 @@ describe('tabsFor', () => {
 describe('readTab', () => {
   it('follows the address when the device has the tab', () => {
     expect(readTab(new URLSearchParams('tab=software'), tabsFor('endpoint'))).toBe('software');
+    expect(readTab(new URLSearchParams('tab=timeline&from=x'), tabsFor('both'))).toBe('timeline');
   });
 
   it('falls back to the overview otherwise', () => {
     expect(readTab(new URLSearchParams('tab=software'), tabsFor('directory'))).toBe('overview');
+    expect(readTab(new URLSearchParams('tab=timeline'), tabsFor('directory'))).toBe('overview');
     expect(readTab(new URLSearchParams('tab=bogus'), tabsFor('both'))).toBe('overview');
   });
 
