@@ -11,10 +11,13 @@ import bisect
 import io
 import json
 import logging
+import lzma
 import os
 import re
+import stat
 import struct
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -82,6 +85,8 @@ class EvtxSource:
     path: Path
     size: int
     member: str | None = None
+    # The member's place in the archive: names may repeat, places do not.
+    member_index: int | None = None
 
     @contextmanager
     def open(self) -> Iterator[IO[bytes]]:
@@ -89,8 +94,14 @@ class EvtxSource:
             with open(self.path, "rb") as handle:
                 yield handle
             return
-        with zipfile.ZipFile(self.path) as archive, archive.open(self.member) as handle:
-            yield handle
+        # Limitation: each member reopens the archive and reads its directory again, so an
+        # archive of thousands of members takes time that grows with their square.
+        with zipfile.ZipFile(self.path) as archive:
+            entries = archive.infolist()
+            if self.member_index is None or self.member_index >= len(entries):
+                raise OSError(f"the archive no longer holds {self.member!r}")
+            with archive.open(entries[self.member_index]) as handle:
+                yield handle
 
 
 def _shown(name: str) -> str:
@@ -114,6 +125,9 @@ def find_sources(paths: Iterable[Path]) -> tuple[list[EvtxSource], list[Problem]
                     Problem(str(path), "no .evtx files or .zip archives in this folder")
                 )
         elif path.exists():
+            if not _regular(path):
+                problems.append(Problem(str(path), "not a regular file (a pipe or device?)"))
+                continue
             found = [path]
         else:
             problems.append(Problem(str(path), "no such file or folder"))
@@ -131,9 +145,19 @@ def _walk(folder: Path) -> list[Path]:
     for root, dirs, files in os.walk(folder):
         dirs.sort()
         for name in sorted(files):
-            if name.lower().endswith((".evtx", ".zip")):
-                found.append(Path(root) / name)
+            path = Path(root) / name
+            # A pipe or device named *.evtx would block the import for good; a link that
+            # leads nowhere is kept, so that the reader reports it.
+            if name.lower().endswith((".evtx", ".zip")) and (_regular(path) or not path.exists()):
+                found.append(path)
     return found
+
+
+def _regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
 
 
 def _size(path: Path) -> int:
@@ -151,7 +175,9 @@ def _add_members(archive: Path, sources: list[EvtxSource], problems: list[Proble
         problems.append(Problem(str(archive), f"cannot read the zip archive: {exc}"))
         return
     total = 0
-    for info in members:
+    taken = 0
+    reported = len(problems)
+    for index, info in enumerate(members):
         # Limitation: archives inside the archive are not opened; only .evtx members are read.
         if info.is_dir() or not info.filename.lower().endswith(".evtx"):
             continue
@@ -171,11 +197,24 @@ def _add_members(archive: Path, sources: list[EvtxSource], problems: list[Proble
             )
             return
         sources.append(
-            EvtxSource(name=name, path=archive, size=info.file_size, member=info.filename)
+            EvtxSource(
+                name=name,
+                path=archive,
+                size=info.file_size,
+                member=info.filename,
+                member_index=index,
+            )
+        )
+        taken += 1
+    if not taken and len(problems) == reported:
+        problems.append(
+            Problem(
+                str(archive), "no .evtx members in this archive (archives inside it are not opened)"
+            )
         )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: made for every record, and frozen ones build slower
 class RawRecord:
     """One parsed record: the `Event` element as a dict, with its place in the file."""
 
@@ -236,7 +275,15 @@ class EvtxReader:
                 yield from self._read(handle)
         except NotEvtx as exc:
             self._problem(str(exc))
-        except (OSError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
+        except (
+            OSError,
+            EOFError,
+            zipfile.BadZipFile,
+            zlib.error,
+            lzma.LZMAError,
+            NotImplementedError,
+            RuntimeError,
+        ) as exc:
             self._problem(f"cannot read the file: {_reason(exc)}")
         self._report_missing()
 
