@@ -1,5 +1,5 @@
-"""Archives and folders built to trip the importer: corrupt compressed members, repeated
-member names, archives without event logs, and pipes named like event logs."""
+"""Input built to trip the importer: corrupt compressed members, repeated member names,
+archives without event logs, pipes named like event logs, and logs that wrapped around."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tests.ingest.conftest import raw_events, sample
 
 DISCOVERY = "evtx_attack_samples/Discovery/dicovery_4661_net_group_domain_admins_target.evtx"
 ONE_CHUNK = "evtx_attack_samples/AutomatedTestingTools/Malware/rundll32_cmd_schtask.evtx"
+WRAPPING = "evtx_attack_samples/Lateral Movement/LM_5145_Remote_FileCopy.evtx"
 
 
 @pytest.fixture
@@ -109,3 +110,22 @@ def test_a_pipe_named_like_an_event_log_is_skipped_not_waited_on(tmp_path: Path)
 
     assert [Path(s.name).name for s in sources] == ["real.evtx"]
     assert [p.file for p in problems] == [str(tmp_path / "named.evtx")]
+
+
+def test_a_full_log_that_wrapped_around_imports_complete(hostwatch: Any, tmp_path: Path) -> None:
+    # A full log is circular: its oldest chunk may sit anywhere in the file. Rotating the
+    # chunks of a real 10-chunk log gives one that wrapped.
+    data = sample(WRAPPING).read_bytes()
+    header, body = data[:4096], data[4096:]
+    chunks = [body[at : at + 65536] for at in range(0, len(body), 65536)]
+    assert len(chunks) > 2
+    half = len(chunks) // 2
+    wrapped = tmp_path / "wrapped.evtx"
+    wrapped.write_bytes(header + b"".join(chunks[half:] + chunks[:half]))
+
+    result = hostwatch("import", "evtx", str(wrapped), "--json")
+
+    summary = json.loads(result.stdout)
+    assert (result.exit_code, summary["status"]) == (0, "complete"), summary
+    assert summary["bad_records"] == 0
+    assert summary["stored"] == len(raw_events(sample(WRAPPING)))

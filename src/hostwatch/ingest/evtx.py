@@ -289,8 +289,7 @@ class EvtxReader:
 
     def _read(self, handle: IO[bytes]) -> Iterator[RawRecord]:
         layout = self._layout(handle)
-        self._chunks = layout.chunks
-        self._starts = [chunk.first_id for chunk in layout.chunks]
+        self._index_chunks(layout.chunks)
         handle.seek(0)
         target: Any = handle
         if layout.padded_size is not None:
@@ -384,6 +383,12 @@ class EvtxReader:
             nul_removed=nul,
         )
 
+    def _index_chunks(self, chunks: list[_Chunk]) -> None:
+        # By first record number, not file order: a full log wraps around, so its oldest
+        # chunk may sit anywhere in the file.
+        self._chunks = sorted(chunks, key=lambda chunk: chunk.first_id)
+        self._starts = [chunk.first_id for chunk in self._chunks]
+
     def _chunk_of(self, record_id: int) -> _Chunk | None:
         at = bisect.bisect_right(self._starts, record_id) - 1
         if at >= 0 and record_id <= self._chunks[at].last_id:
@@ -413,8 +418,7 @@ class EvtxReader:
         # A chunk the parser cannot read at all is reported by the parser; not again below.
         # Limitation: its records are not counted as bad records, as a damaged chunk header
         # does not say how many there were.
-        self._chunks = [c for c in self._chunks if c.index != chunk_index]
-        self._starts = [c.first_id for c in self._chunks]
+        self._index_chunks([c for c in self._chunks if c.index != chunk_index])
         self._problem(message, chunk_index)
 
     def _reading(self) -> _Chunk | None:
@@ -423,10 +427,10 @@ class EvtxReader:
         if current is not None and current.read < current.expected:
             return current
         later = [c for c in self._chunks if current is None or c.index > current.index]
-        return later[0] if later else None
+        return min(later, key=lambda chunk: chunk.index) if later else None
 
     def _report_missing(self) -> None:
-        for chunk in self._chunks:
+        for chunk in sorted(self._chunks, key=lambda chunk: chunk.index):
             missing = chunk.expected - chunk.read
             if missing <= 0:
                 continue
