@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
-from typer.testing import CliRunner
 
-from hostwatch.cli import app
 from hostwatch.events.models import Event
 from tests.ingest.conftest import raw_events, sample
 
@@ -21,22 +19,6 @@ TWO_CHUNKS = (
     "evtx_attack_samples/Command and Control/"
     "DE_RDP_Tunneling_TerminalServices-RemoteConnectionManagerOperational_1149.evtx"
 )
-
-
-@pytest.fixture
-def hostwatch(db_url: str, tmp_path: Path) -> Any:
-    """Runs `hostwatch ARGS...` against the test database; returns the click result."""
-    runner = CliRunner()
-    env = {
-        "HOSTWATCH_DATABASE_URL": db_url,
-        "HOSTWATCH_DATA_DIR": str(tmp_path / "var"),
-        "HOSTWATCH_LOG_LEVEL": "WARNING",
-    }
-
-    def run(*args: str) -> Any:
-        return runner.invoke(app, list(args), env=env)
-
-    return run
 
 
 def _events(engine: Engine) -> list[tuple[Any, ...]]:

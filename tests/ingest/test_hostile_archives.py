@@ -10,32 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from hostwatch.cli import app
 from hostwatch.ingest.evtx import find_sources
 from tests.ingest.conftest import raw_events, sample
 
 DISCOVERY = "evtx_attack_samples/Discovery/dicovery_4661_net_group_domain_admins_target.evtx"
 ONE_CHUNK = "evtx_attack_samples/AutomatedTestingTools/Malware/rundll32_cmd_schtask.evtx"
 WRAPPING = "evtx_attack_samples/Lateral Movement/LM_5145_Remote_FileCopy.evtx"
-
-
-@pytest.fixture
-def hostwatch(db_url: str, tmp_path: Path) -> Any:
-    runner = CliRunner()
-    env = {
-        "HOSTWATCH_DATABASE_URL": db_url,
-        "HOSTWATCH_DATA_DIR": str(tmp_path / "var"),
-        "HOSTWATCH_LOG_LEVEL": "WARNING",
-    }
-
-    def run(*args: str) -> Any:
-        result = runner.invoke(app, list(args), env=env)
-        assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-        return result
-
-    return run
 
 
 def _corrupt_deflate(path: Path) -> Path:
