@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import tempfile
@@ -127,6 +128,7 @@ def main() -> None:
 
     files = _files()
     engines = args.engines.split(",")
+    load_before = os.getloadavg()[0]
     measured: dict[str, list[tuple[int, float]]] = {"lib": [], "parse": []}
     measured.update({engine: [] for engine in engines})
     stored_counts: dict[str, int] = {}
@@ -156,7 +158,9 @@ def main() -> None:
         for engine in engines
     ]
     print(
-        f"{len(files)} files x {args.rounds} rounds = {records:,} records, median of {args.repeat}"
+        f"{len(files)} files x {args.rounds} rounds = {records:,} records, "
+        f"median of {args.repeat}; load average {load_before:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end ({os.cpu_count()} CPUs)"
     )
     print("| measurement | seconds | records/s | time / parse time |")
     print("|---|---|---|---|")

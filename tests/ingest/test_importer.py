@@ -156,6 +156,21 @@ def test_agent_device_with_the_same_fqdn_gets_the_events(
     assert _count(sessions, device_id) == summary.stored == summary.records
 
 
+def test_a_device_that_gets_only_lost_events_back_counts_as_updated(
+    sessions: sessionmaker[Session],
+) -> None:
+    _import(sessions, sample(DISCOVERY))
+    with transaction(sessions) as session:
+        lost = session.scalars(select(Event).order_by(Event.id).limit(3)).all()
+        for event in lost:
+            session.delete(event)
+
+    again = _import(sessions, sample(DISCOVERY))
+
+    # Its seen times, users and addresses are as they were: only the events are new.
+    assert (again.stored, again.devices_created, again.devices_updated) == (3, 0, 1)
+
+
 def test_device_from_logs_is_taken_over_by_an_agent_that_enrolls_later(
     api: Api, sessions: sessionmaker[Session]
 ) -> None:

@@ -4,9 +4,10 @@ Inserts are idempotent: a (device, dedupe key) pair already stored is skipped, s
 re-importing a file or re-sending an agent batch adds nothing.
 
 Events arrive by the hundred thousand, so the SQL store writes them below the ORM, with
-each engine's fastest bulk path: one prepared INSERT OR IGNORE run over every row on
-SQLite, COPY into a scratch table and one INSERT ... SELECT ON CONFLICT DO NOTHING on
-PostgreSQL. Both run in the caller's transaction.
+each engine's fastest bulk path: on SQLite, one prepared INSERT ... ON CONFLICT DO NOTHING
+run over each device's rows; on PostgreSQL, COPY into a scratch table and one statement
+that moves the new rows across and counts them per device. Both run in the caller's
+transaction.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any, Protocol
 
 from sqlalchemy import exc as sa_exc
@@ -28,15 +30,42 @@ from hostwatch.events.models import Event
 COLUMNS: tuple[str, ...] = tuple(c.name for c in Event.__table__.columns if c.name != "id")
 _KNOWN = frozenset(COLUMNS)
 _COLUMN_LIST = ", ".join(f'"{name}"' for name in COLUMNS)
-_TIME_COLUMNS = frozenset(("time", "received_at"))
+_TIME = COLUMNS.index("time")
+_RECEIVED_AT = COLUMNS.index("received_at")
+_FIELDS = COLUMNS.index("fields")
+# One encoder for every row: json.dumps with options builds a new one per call.
+_json_text = json.JSONEncoder(ensure_ascii=False).encode
+
+# Only a stored (device, dedupe key) is skipped: INSERT OR IGNORE would also drop, unseen,
+# a row that breaks any other constraint (a missing kind), where PostgreSQL refuses it.
+_SQLITE_INSERT = (
+    f"INSERT INTO events ({_COLUMN_LIST}) "  # noqa: S608
+    f"VALUES ({', '.join('?' for _ in COLUMNS)}) "
+    "ON CONFLICT (device_id, dedupe_key) DO NOTHING"
+)
+
 _SCRATCH = "events_incoming"
 _ROWS_PER_COPY = 20_000
+_PG_SCRATCH = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {_SCRATCH} ON COMMIT DELETE ROWS AS "  # noqa: S608
+    f"SELECT {_COLUMN_LIST} FROM events WITH NO DATA"
+)
+_PG_COPY = f"COPY {_SCRATCH} ({_COLUMN_LIST}) FROM STDIN"
+# Stores the new rows of the scratch table and counts them per device.
+_PG_MOVE = (
+    f"WITH added AS (INSERT INTO events ({_COLUMN_LIST}) "  # noqa: S608
+    f"SELECT {_COLUMN_LIST} FROM {_SCRATCH} "
+    "ON CONFLICT (device_id, dedupe_key) DO NOTHING RETURNING device_id) "
+    "SELECT device_id, count(*) FROM added GROUP BY device_id"
+)
 
 
 @dataclass(frozen=True)
 class StoreResult:
     stored: int
     duplicates: int
+    # The devices that got at least one new event.
+    devices: frozenset[str] = frozenset()
 
 
 class EventStore(Protocol):
@@ -49,25 +78,31 @@ class SqlEventStore:
     def add_many(self, session: Session, rows: Sequence[dict[str, Any]]) -> StoreResult:
         if not rows:
             return StoreResult(stored=0, duplicates=0)
-        unknown = {key for row in rows for key in row} - _KNOWN
-        if unknown:
-            raise ValueError(f"unknown event columns: {sorted(unknown)}")
-        # Duplicates inside one batch count as duplicates too.
-        unique: dict[tuple[str, str], dict[str, Any]] = {}
+        # Rows grouped by device, one per dedupe key: duplicates inside one call count as
+        # duplicates too.
+        by_device: dict[str, dict[str, dict[str, Any]]] = {}
         for row in rows:
-            unique.setdefault((row["device_id"], row["dedupe_key"]), row)
+            if not _KNOWN.issuperset(row):
+                unknown = {key for each in rows for key in each} - _KNOWN
+                raise ValueError(f"unknown event columns: {sorted(unknown)}")
+            by_device.setdefault(row["device_id"], {}).setdefault(row["dedupe_key"], row)
 
         # Rows below reference devices that may still be pending in the session.
         session.flush()
         dialect = session.get_bind().dialect.name
         with _as_sqlalchemy_errors(session):
             if dialect == "sqlite":
-                stored = _add_sqlite(session, unique.values())
+                stored = _add_sqlite(session, by_device)
             elif dialect == "postgresql":
-                stored = _add_postgresql(session, unique.values())
+                stored = _add_postgresql(session, by_device)
             else:  # pragma: no cover - only the two engines above are supported
                 raise RuntimeError(f"unsupported database engine {dialect}")
-        return StoreResult(stored=stored, duplicates=len(rows) - stored)
+        total = sum(stored.values())
+        return StoreResult(
+            stored=total,
+            duplicates=len(rows) - total,
+            devices=frozenset(device_id for device_id, count in stored.items() if count),
+        )
 
 
 @contextmanager
@@ -89,77 +124,70 @@ def _utc(value: datetime, column: str) -> datetime:
     return value.astimezone(UTC)
 
 
-def _sqlite_values(rows: Iterable[dict[str, Any]], received: datetime) -> Iterable[tuple[Any, ...]]:
-    """Rows as SQLAlchemy itself stores them on SQLite, so its reads and comparisons agree:
-    times as naive UTC text 'YYYY-MM-DD HH:MM:SS.ffffff', fields as JSON text."""
+def _values(row: dict[str, Any], received: datetime) -> list[Any]:
+    """The row's values in column order: times in UTC, `received` for a missing one, and
+    fields as JSON text."""
+    values = list(map(row.get, COLUMNS))
+    moment = values[_TIME]
+    values[_TIME] = _utc(moment, "time") if moment else received
+    moment = values[_RECEIVED_AT]
+    values[_RECEIVED_AT] = _utc(moment, "received_at") if moment else received
+    values[_FIELDS] = _json_text(values[_FIELDS] or {})
+    return values
+
+
+def _sqlite_time(value: datetime) -> str:
+    # As SQLAlchemy itself stores times on SQLite, so its reads and comparisons agree:
+    # naive UTC text 'YYYY-MM-DD HH:MM:SS.ffffff'.
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _sqlite_values(rows: Iterable[dict[str, Any]], received: datetime) -> Iterator[list[Any]]:
+    received_text = _sqlite_time(received)
     for row in rows:
-        values = []
-        for column in COLUMNS:
-            value = row.get(column)
-            if column in _TIME_COLUMNS:
-                moment = _utc(value or received, column)
-                value = moment.replace(tzinfo=None).isoformat(" ", "microseconds")
-            elif column == "fields":
-                value = json.dumps(value or {}, ensure_ascii=False)
-            values.append(value)
-        yield tuple(values)
+        values = _values(row, received)
+        values[_TIME] = _sqlite_time(values[_TIME])
+        # Most rows take the call's own receive time: its text is made once.
+        moment = values[_RECEIVED_AT]
+        values[_RECEIVED_AT] = received_text if moment is received else _sqlite_time(moment)
+        yield values
 
 
-def _add_sqlite(session: Session, rows: Iterable[dict[str, Any]]) -> int:
+def _add_sqlite(
+    session: Session, by_device: dict[str, dict[str, dict[str, Any]]]
+) -> dict[str, int]:
     raw: Any = session.connection().connection.dbapi_connection  # sqlite3.Connection
-    placeholders = ", ".join("?" for _ in COLUMNS)
-    sql = f"INSERT OR IGNORE INTO events ({_COLUMN_LIST}) VALUES ({placeholders})"  # noqa: S608
-    before = raw.total_changes
+    received = utcnow()
+    stored: dict[str, int] = {}
     cursor = raw.cursor()
     try:
-        cursor.executemany(sql, _sqlite_values(rows, utcnow()))
+        # One run per device: the change count of each tells which devices got new events.
+        for device_id, rows in by_device.items():
+            before = raw.total_changes
+            cursor.executemany(_SQLITE_INSERT, _sqlite_values(rows.values(), received))
+            stored[device_id] = raw.total_changes - before
     finally:
         cursor.close()
-    return int(raw.total_changes - before)
-
-
-def _add_postgresql(session: Session, rows: Iterable[dict[str, Any]]) -> int:
-    raw: Any = session.connection().connection.dbapi_connection  # psycopg.Connection
-    received = utcnow()
-    stored = 0
-    with raw.cursor() as cursor:
-        # A scratch table without constraints, private to this connection; COPY fills it
-        # far faster than any INSERT, then one statement moves the new rows across.
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {_SCRATCH} ON COMMIT DELETE ROWS AS "  # noqa: S608
-            f"SELECT {_COLUMN_LIST} FROM events WITH NO DATA"
-        )
-        batch: list[tuple[Any, ...]] = []
-        for row in rows:
-            batch.append(_pg_values(row, received))
-            if len(batch) >= _ROWS_PER_COPY:
-                stored += _copy_and_move(cursor, batch)
-                batch = []
-        if batch:
-            stored += _copy_and_move(cursor, batch)
     return stored
 
 
-def _pg_values(row: dict[str, Any], received: datetime) -> tuple[Any, ...]:
-    values = []
-    for column in COLUMNS:
-        value = row.get(column)
-        if column in _TIME_COLUMNS:
-            value = _utc(value or received, column)
-        elif column == "fields":
-            value = json.dumps(value or {}, ensure_ascii=False)
-        values.append(value)
-    return tuple(values)
-
-
-def _copy_and_move(cursor: Any, batch: list[tuple[Any, ...]]) -> int:
-    with cursor.copy(f"COPY {_SCRATCH} ({_COLUMN_LIST}) FROM STDIN") as copy:
-        for values in batch:
-            copy.write_row(values)
-    cursor.execute(
-        f"INSERT INTO events ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {_SCRATCH} "  # noqa: S608
-        "ON CONFLICT (device_id, dedupe_key) DO NOTHING"
-    )
-    stored = int(cursor.rowcount)
-    cursor.execute(f"TRUNCATE {_SCRATCH}")
+def _add_postgresql(
+    session: Session, by_device: dict[str, dict[str, dict[str, Any]]]
+) -> dict[str, int]:
+    raw: Any = session.connection().connection.dbapi_connection  # psycopg.Connection
+    received = utcnow()
+    values = (_values(row, received) for rows in by_device.values() for row in rows.values())
+    stored: dict[str, int] = {}
+    with raw.cursor() as cursor:
+        # A scratch table without constraints, private to this connection; COPY fills it
+        # far faster than any INSERT, then one statement moves the new rows across.
+        cursor.execute(_PG_SCRATCH)
+        while part := list(islice(values, _ROWS_PER_COPY)):
+            with cursor.copy(_PG_COPY) as copy:
+                for row_values in part:
+                    copy.write_row(row_values)
+            cursor.execute(_PG_MOVE)
+            for device_id, count in cursor.fetchall():
+                stored[device_id] = stored.get(device_id, 0) + int(count)
+            cursor.execute(f"TRUNCATE {_SCRATCH}")
     return stored

@@ -23,6 +23,9 @@ from hostwatch.ingest.windows_values import (
 )
 from hostwatch.protocol import EARLIEST, LATEST
 
+# Every column of the event row empty; each record's row starts as a copy.
+_EMPTY_ROW: dict[str, Any] = dict.fromkeys(COLUMNS)
+
 
 def _attribute(element: Any, name: str) -> Any:
     if isinstance(element, dict):
@@ -124,16 +127,14 @@ def normalize(event: dict[str, Any], written: str | None = None) -> Normalized:
     if spec.provider is not None and spec.provider != provider:
         spec = UNMAPPED
     data = _event_data(event)
-    row: dict[str, Any] = dict.fromkeys(COLUMNS)
-    row.update(
-        source=SOURCES.get(lowered, OTHER_SOURCE),
-        event_code=None if event_id is None else str(event_id),
-        kind=spec.kind,
-        action_type=spec.action,
-        dedupe_key=dedupe_key(channel, computer, record_id, time_created, provider, event_id),
-        time=time,
-        fields=fields,
-    )
+    row = _EMPTY_ROW.copy()
+    row["source"] = SOURCES.get(lowered, OTHER_SOURCE)
+    row["event_code"] = None if event_id is None else str(event_id)
+    row["kind"] = spec.kind
+    row["action_type"] = spec.action
+    row["dedupe_key"] = dedupe_key(channel, computer, record_id, time_created, provider, event_id)
+    row["time"] = time
+    row["fields"] = fields
     normalized = Normalized(computer=computer, time=time, row=row, data=data)
     _fill_columns(normalized, spec)
     if spec.adjust is not None:

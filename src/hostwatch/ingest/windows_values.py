@@ -74,11 +74,13 @@ class RecordError(ValueError):
 
 def text_of(value: Any) -> str | None:
     """A field's text; None for missing, empty and "-" values."""
-    if value is None or isinstance(value, dict | list):
-        return None
-    text = str(value)
+    # Most values are text already: checked first, as this runs for every field read.
+    if value.__class__ is not str:
+        if value is None or isinstance(value, dict | list):
+            return None
+        value = str(value)
     # Windows writes "-" for "not applicable" in most Security log fields.
-    return text if text.strip() and text != "-" else None
+    return value if value.strip() and value != "-" else None
 
 
 def integer(value: Any, maximum: int) -> int | None:
