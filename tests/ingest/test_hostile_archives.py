@@ -110,3 +110,19 @@ def test_a_full_log_that_wrapped_around_imports_complete(hostwatch: Any, tmp_pat
     assert (result.exit_code, summary["status"]) == (0, "complete"), summary
     assert summary["bad_records"] == 0
     assert summary["stored"] == len(raw_events(sample(WRAPPING)))
+
+
+def test_a_computer_name_with_control_characters_reaches_the_log_escaped(
+    sessions: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from hostwatch.ingest.importer import EvtxImporter
+
+    importer = EvtxImporter(sessions)
+    with caplog.at_level("INFO", logger="hostwatch.ingest.importer"), sessions() as session:
+        importer._device_id(session, "PC\x1b[31m\r\nINJECTED", set())
+        session.commit()
+
+    created = [r.getMessage() for r in caplog.records if "created from the logs" in r.getMessage()]
+    assert len(created) == 1
+    assert "\x1b" not in created[0] and "\n" not in created[0]
+    assert "\\x1b[31m\\r\\nINJECTED" in created[0]

@@ -442,7 +442,7 @@ class EvtxReader:
             self._problem(message, chunk.index)
 
     def _problem(self, message: str, chunk: int | None = None, record: int | None = None) -> None:
-        log.debug("%s: chunk %s, record %s: %s", self.source.name, chunk, record, message)
+        log.debug("%r: chunk %s, record %s: %r", self.source.name, chunk, record, message)
         self.problems.append(Problem(self.source.name, message, chunk, record))
 
 

@@ -240,7 +240,8 @@ class EvtxImporter:
             self._devices[key] = device_id
             if is_new:
                 created.add(device_id)
-                log.info("device %s created from the logs of %s", device_id, computer)
+                # %r: the name comes from the log and may hold control characters.
+                log.info("device %s created from the logs of %r", device_id, computer)
         return device_id
 
     def _progress(self, files_total: int, files_done: int) -> None:
