@@ -84,7 +84,9 @@ def test_a_database_that_cannot_be_opened_is_one_clear_line_without_the_password
     env = {
         **os.environ,
         "HOSTWATCH_DATA_DIR": str(tmp_path),
-        "HOSTWATCH_DATABASE_URL": "postgresql+psycopg://someone:hunter2secret@127.0.0.1:5432/hw_no_such_db",
+        "HOSTWATCH_DATABASE_URL": (
+            "postgresql+psycopg://someone:hunter2secret@127.0.0.1:5432/hw_no_such_db"
+        ),
     }
 
     result = subprocess.run(

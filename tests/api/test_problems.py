@@ -177,8 +177,8 @@ def test_unexpected_error_is_a_500_problem_with_request_id_and_security_headers(
     def boom() -> None:
         raise RuntimeError("secret internals")
 
-    app = api.client.app
-    app.router.routes.insert(0, APIRoute("/api/test-boom", boom, methods=["GET"]))  # type: ignore[attr-defined]
+    routes = api.client.app.router.routes  # type: ignore[attr-defined]
+    routes.insert(0, APIRoute("/api/test-boom", boom, methods=["GET"]))
     response = api.client.get("/api/test-boom", headers=viewer)
 
     assert response.status_code == 500

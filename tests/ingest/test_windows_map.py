@@ -226,7 +226,8 @@ def test_outbound_sysmon_connection_gives_the_device_its_address() -> None:
 
 def test_registry_value_set_names_key_and_data() -> None:
     event = _event(
-        f"{ATTACK}/AutomatedTestingTools/Malware/DE_timestomp_and_dll_sideloading_and_RunPersist.evtx",
+        f"{ATTACK}/AutomatedTestingTools/Malware/"
+        "DE_timestomp_and_dll_sideloading_and_RunPersist.evtx",
         6593,
     )
 
