@@ -1,26 +1,12 @@
-import { Button, Label, Select, Text, makeStyles, tokens } from '@fluentui/react-components';
+import { Button, Text } from '@fluentui/react-components';
 import {
   ChevronDoubleLeftRegular,
   ChevronLeftRegular,
   ChevronRightRegular,
 } from '@fluentui/react-icons';
-import { useId } from 'react';
 
 import { formatCount } from '../../lib/format';
-import { PAGE_SIZES } from './tableState';
-
-const useStyles = makeStyles({
-  root: {
-    display: 'flex',
-    flexWrap: 'wrap',
-    alignItems: 'center',
-    gap: tokens.spacingHorizontalS,
-    paddingTop: tokens.spacingVerticalS,
-  },
-  size: { display: 'flex', alignItems: 'center', gap: tokens.spacingHorizontalS },
-  muted: { color: tokens.colorNeutralForeground3 },
-  nowrap: { whiteSpace: 'nowrap' },
-});
+import { PageSizeSelect, usePagerStyles } from './PageSizeSelect';
 
 interface CursorPagerProps {
   page: number;
@@ -41,8 +27,7 @@ interface CursorPagerProps {
  */
 export function CursorPager(props: CursorPagerProps) {
   const { page, pageSize, shown, noun, hasNext, canGoBack } = props;
-  const styles = useStyles();
-  const sizeId = useId();
+  const styles = usePagerStyles();
   const first = (page - 1) * pageSize + 1;
   const range =
     shown === 0
@@ -75,23 +60,7 @@ export function CursorPager(props: CursorPagerProps) {
       >
         Next
       </Button>
-      <span className={styles.size}>
-        <Label htmlFor={sizeId} className={styles.nowrap}>
-          Rows per page
-        </Label>
-        <Select
-          id={sizeId}
-          value={String(pageSize)}
-          onChange={(_, data) => props.onPageSize(Number(data.value))}
-          data-testid="page-size"
-        >
-          {PAGE_SIZES.map((size) => (
-            <option key={size} value={size}>
-              {size}
-            </option>
-          ))}
-        </Select>
-      </span>
+      <PageSizeSelect pageSize={pageSize} onPageSize={props.onPageSize} />
       <Text className={styles.muted} aria-live="polite" data-testid="table-count">
         {range}
       </Text>

@@ -1,27 +1,14 @@
-import { Button, Label, Select, Text, makeStyles, tokens } from '@fluentui/react-components';
+import { Button, Text } from '@fluentui/react-components';
 import {
   ChevronDoubleLeftRegular,
   ChevronDoubleRightRegular,
   ChevronLeftRegular,
   ChevronRightRegular,
 } from '@fluentui/react-icons';
-import { useId } from 'react';
 
 import { formatCount } from '../../lib/format';
-import { PAGE_SIZES, pageCount } from './tableState';
-
-const useStyles = makeStyles({
-  root: {
-    display: 'flex',
-    flexWrap: 'wrap',
-    alignItems: 'center',
-    gap: tokens.spacingHorizontalS,
-    paddingTop: tokens.spacingVerticalS,
-  },
-  size: { display: 'flex', alignItems: 'center', gap: tokens.spacingHorizontalS },
-  muted: { color: tokens.colorNeutralForeground3 },
-  nowrap: { whiteSpace: 'nowrap' },
-});
+import { PageSizeSelect, usePagerStyles } from './PageSizeSelect';
+import { pageCount } from './tableState';
 
 interface TablePagerProps {
   page: number;
@@ -43,8 +30,7 @@ export function TablePager({
   onPage,
   onPageSize,
 }: TablePagerProps) {
-  const styles = useStyles();
-  const sizeId = useId();
+  const styles = usePagerStyles();
   const pages = pageCount(total, pageSize);
   const first = (page - 1) * pageSize + 1;
   const range =
@@ -87,23 +73,7 @@ export function TablePager({
         onClick={() => onPage(pages)}
         data-testid="page-last"
       />
-      <span className={styles.size}>
-        <Label htmlFor={sizeId} className={styles.nowrap}>
-          Rows per page
-        </Label>
-        <Select
-          id={sizeId}
-          value={String(pageSize)}
-          onChange={(_, data) => onPageSize(Number(data.value))}
-          data-testid="page-size"
-        >
-          {PAGE_SIZES.map((size) => (
-            <option key={size} value={size}>
-              {size}
-            </option>
-          ))}
-        </Select>
-      </span>
+      <PageSizeSelect pageSize={pageSize} onPageSize={onPageSize} />
       <Text className={styles.muted} aria-live="polite" data-testid="table-count">
         {range}
       </Text>
