@@ -372,6 +372,10 @@ class EvtxReader:
     def _chunk_refused(self, index: int, message: str) -> None:
         """The parser refused a whole chunk: a damaged header, or checksums that do not match."""
         chunk = self._by_index.get(index)
+        if chunk is not None and chunk.read:
+            # Some of its records came before: the rest are counted below as missing.
+            self._problem(f"{message}; the rest of its records are not imported", index)
+            return
         # Reported here with its records, so not again below as missing.
         self._index_chunks([c for c in self._chunks if c.index != index])
         if _CHECKSUM.search(message):
@@ -384,7 +388,7 @@ class EvtxReader:
                 )
             else:
                 message += " (the chunk is damaged, and no record of it can be trusted)"
-        if chunk is None or not chunk.header_intact or chunk.read:
+        if chunk is None or not chunk.header_intact:
             # Limitation: with its header damaged, how many records a chunk held is unknown,
             # so they are not counted as bad records.
             self._problem(f"{message}; its records are not imported", index)
