@@ -40,6 +40,7 @@ _FLAGS_AND_CRC = struct.Struct("<II")  # at offset 120 of the file header and of
 _CHUNK_RECORD_IDS = struct.Struct("<QQ")  # first and last record id, at offset 24 of a chunk
 _CHUNK_FREE_SPACE = struct.Struct("<I")  # end of the records, at offset 48 of a chunk
 _RECORD_HEADER = struct.Struct("<4sIQ")  # magic, size, record id
+_SIZE_COPY = struct.Struct("<I")  # a record's size again, in its last 4 bytes
 # File header flags: a log not closed cleanly (still open when copied), and files and chunks
 # written without checksums (theirs read 0).
 DIRTY = 0x1
@@ -444,21 +445,35 @@ def _chunk(index: int, header: bytes) -> _Chunk | None:
 
 def _whole_records(data: bytes, end: int) -> tuple[int, tuple[int, int] | None, Any]:
     """Walks the records of a chunk cut short, up to `end` (where its records end): where the
-    whole records end, the last whole one (offset, id), and the one cut (id, size) or None."""
+    whole records end, the last whole one (offset, id), and the one cut (id, size) or None.
+
+    No checksum can be verified for such a chunk, so the walk stops at the first record that
+    breaks the structure: a bad signature or size, a trailing size copy that differs, a
+    record number out of sequence. Those after it are reported as not read.
+    """
     offset = CHUNK_HEADER_SIZE
     last_whole = None
+    (expected_id,) = struct.unpack_from("<Q", data, 24)
     while offset < end:
         if offset + _RECORD_HEADER.size > len(data):
             break  # the cut fell inside a record header: its number is gone with it
         magic, size, record_id = _RECORD_HEADER.unpack_from(data, offset)
-        if magic != RECORD_MAGIC or size < MIN_RECORD_SIZE or offset + size > end:
-            # Limitation: a damaged record header inside a cut chunk ends what is read of it;
-            # the records after it are reported as not read.
+        if (
+            magic != RECORD_MAGIC
+            or size < MIN_RECORD_SIZE
+            or offset + size > end
+            or record_id != expected_id
+        ):
             break
         if offset + size > len(data):
             return offset, last_whole, (record_id, size)
+        if _SIZE_COPY.unpack_from(data, offset + size - 4)[0] != size:
+            break
         last_whole = (offset, record_id)
         offset += size
+        expected_id += 1
+    # Limitation: a flipped byte inside a record that keeps this structure goes unnoticed
+    # here, as nothing covers the records of a chunk cut short but its checksum.
     return offset, last_whole, None
 
 
