@@ -111,6 +111,23 @@ def test_reader_reports_a_cut_inside_a_record_header_as_records_lost(tmp_path: P
     assert reader.records_unreadable == 41
 
 
+@pytest.mark.parametrize(("field", "offset"), [("record number", 8), ("trailing size", -4)])
+def test_reader_stops_at_a_broken_record_in_a_chunk_cut_short(
+    tmp_path: Path, field: str, offset: int
+) -> None:
+    # No checksum covers a chunk cut short: a record that breaks the structure ends it.
+    data = bytearray(sample(ONE_CHUNK).read_bytes()[: 4096 + 30_000])
+    start, end = record_spans(sample(ONE_CHUNK).read_bytes(), 0)[10]
+    data[(start if offset > 0 else end) + offset] ^= 0x01
+    path = _copy(tmp_path, "cut.evtx", bytes(data))
+
+    reader, records = _read(path)
+
+    assert [r.record_id for r in records] == list(range(1, 10)), field
+    assert reader.records_unreadable == 41
+    assert reader.problems[-1].message == "41 of 50 records could not be read (records 10 to 50)"
+
+
 def test_reader_reads_a_file_cut_in_the_unused_end_of_its_last_chunk(tmp_path: Path) -> None:
     # The second chunk's records end at 51288; the rest of it is unused.
     data = sample(TWO_CHUNKS).read_bytes()
