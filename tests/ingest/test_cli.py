@@ -12,13 +12,7 @@ from sqlalchemy import Engine, select
 
 from hostwatch.events.models import Event
 from tests.ingest.conftest import raw_events, sample
-
-DISCOVERY = "evtx_attack_samples/Discovery/dicovery_4661_net_group_domain_admins_target.evtx"
-ONE_CHUNK = "evtx_attack_samples/AutomatedTestingTools/Malware/rundll32_cmd_schtask.evtx"
-TWO_CHUNKS = (
-    "evtx_attack_samples/Command and Control/"
-    "DE_RDP_Tunneling_TerminalServices-RemoteConnectionManagerOperational_1149.evtx"
-)
+from tests.ingest.evtx_fixtures import DISCOVERY, ONE_CHUNK, TWO_CHUNKS, chunk_at
 
 
 def _events(engine: Engine) -> list[tuple[Any, ...]]:
@@ -28,13 +22,13 @@ def _events(engine: Engine) -> list[tuple[Any, ...]]:
 
 def _damaged_folder(folder: Path) -> Path:
     """Copies of real logs: one cut inside its second chunk, one with bytes flipped in its
-    only chunk; a file that is no EVTX at all, and one that cannot be opened."""
+    first chunk; a file that is no EVTX at all, and one that cannot be opened."""
     folder.mkdir()
-    # 228 records: 128 in chunk 0, then 100 (129 to 228) in chunk 1, cut after record 183.
+    # 228 records: 128 in chunk 0, then 100 (129 to 228) in chunk 1, cut inside record 184.
     (folder / "cut.evtx").write_bytes(sample(TWO_CHUNKS).read_bytes()[: 4096 + 65536 + 30_000])
-    # 50 records, five of them damaged.
-    flipped = bytearray(sample(ONE_CHUNK).read_bytes())
-    for offset in range(4096 + 5000, 4096 + 5200):
+    # The same 228 records; the first chunk's 128 fail its checksum.
+    flipped = bytearray(sample(TWO_CHUNKS).read_bytes())
+    for offset in range(chunk_at(0) + 5000, chunk_at(0) + 5200):
         flipped[offset] ^= 0xFF
     (folder / "flipped.evtx").write_bytes(bytes(flipped))
     (folder / "notes $(whoami).evtx").write_text("not an event log")
@@ -86,24 +80,21 @@ def test_damaged_input_imports_what_is_good_and_exits_3(
     }
     assert result.exit_code == 3, result.output
     assert summary["status"] == "partial"
-    # cut: records 1 to 183 of 228; flipped: 45 of 50; the old file: all duplicates.
-    assert summary["stored"] == 183 + 45
-    assert summary["duplicates"] == len(before)
-    assert summary["bad_records"] == 45 + 5
+    # cut: records 1 to 183 of 228; flipped: its second chunk, 129 to 228, which the cut
+    # copy lacks from 184 on; the old file: all duplicates.
+    assert summary["stored"] == 183 + (228 - 183)
+    assert summary["duplicates"] == len(before) + (183 - 128)
+    assert summary["bad_records"] == 45 + 128
     assert problems == {
         ("cut.evtx", 1, None),
         ("cut.evtx", 1, 184),
-        ("flipped.evtx", 0, 2),
-        ("flipped.evtx", 0, 3),
-        ("flipped.evtx", 0, 5),
-        ("flipped.evtx", 0, 49),
-        ("flipped.evtx", 0, 50),
+        ("flipped.evtx", 0, None),
         ("notes $(whoami).evtx", None, None),
         ("gone.evtx", None, None),
     }
     after = _events(engine)
     assert after[: len(before)] == before
-    assert len(after) == len(before) + 183 + 45
+    assert len(after) == len(before) + 228
 
 
 def test_human_summary_lists_each_problem_where_it_is(hostwatch: Any, tmp_path: Path) -> None:
@@ -113,7 +104,12 @@ def test_human_summary_lists_each_problem_where_it_is(hostwatch: Any, tmp_path: 
 
     assert result.exit_code == 3
     assert "events stored          228" in result.stdout
-    assert f"{folder / 'flipped.evtx'}, chunk 0, record 49: Failed to parse" in result.stdout
+    assert (
+        f"{folder / 'flipped.evtx'}, chunk 0: Failed to parse chunk number 0: chunk data CRC32 "
+        "invalid (the chunk is damaged, and no record of it can be trusted); its 128 records "
+        "(1 to 128) are not imported" in result.stdout
+    )
+    assert f"{folder / 'cut.evtx'}, chunk 1, record 184: the record is cut short" in result.stdout
     assert (
         f"{folder / 'cut.evtx'}, chunk 1: 44 of 100 records could not be read (records 185 to 228)"
         in result.stdout
@@ -131,6 +127,45 @@ def test_nothing_importable_exits_1(hostwatch: Any, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert (summary["status"], summary["stored"]) == ("failed", 0)
     assert "no such file or folder" in result.stdout
+
+
+def test_empty_file_and_folder_named_like_a_log_are_reported(
+    hostwatch: Any, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty.evtx"
+    empty.write_bytes(b"")
+    folder = tmp_path / "x.evtx"
+    folder.mkdir()
+
+    alone = hostwatch("import", "evtx", str(empty), str(folder), "--json")
+    beside = hostwatch("import", "evtx", str(empty), str(folder), str(sample(ONE_CHUNK)), "--json")
+
+    summary = json.loads(alone.stdout)
+    assert (alone.exit_code, summary["status"], summary["stored"]) == (1, "failed", 0)
+    assert [p["message"] for p in summary["per_file"][0]["problems"]] == ["the file is empty"]
+    assert [(p["file"], p["message"]) for p in summary["input_problems"]] == [
+        (str(folder), "no .evtx files or .zip archives in this folder")
+    ]
+    assert (beside.exit_code, json.loads(beside.stdout)["stored"]) == (3, 50)
+
+
+def test_file_names_are_escaped_in_text_and_exact_in_json(hostwatch: Any, tmp_path: Path) -> None:
+    # A file name can carry a terminal escape, a carriage return and a newline that fakes a
+    # line of the summary, and a right-to-left override that reverses what follows it.
+    name = "evil\x1b]0;owned\x07\x1b[2J\r\n  status complete\u202etxt.evtx"
+    (tmp_path / name).write_text("not an event log")
+
+    text = hostwatch("import", "evtx", str(tmp_path / name))
+    as_json = hostwatch("import", "evtx", str(tmp_path / name), "--json")
+
+    assert text.exit_code == as_json.exit_code == 1
+    assert not {"\x1b", "\x07", "\r", "\u202e"} & set(text.stdout)
+    assert (
+        f"{tmp_path}/evil\\x1b]0;owned\\x07\\x1b[2J\\x0d\\x0a  status complete\\u202etxt.evtx: "
+        "not an EVTX file" in text.stdout
+    )
+    assert json.loads(as_json.stdout)["per_file"][0]["file"] == str(tmp_path / name)
+    assert "\x1b" not in as_json.stdout
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads a chmod 000 file anyway")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,30 @@ EXIT_FAILED = 1
 EXIT_PARTIAL = 3
 # Problems listed per file; a badly damaged file can hold thousands.
 MAX_PROBLEMS_LISTED = 1000
+
+# What a terminal would act on or hide, in names from disks and archives and in messages that
+# quote records: C0 and C1 controls (escape sequences, carriage returns), DEL, the marks that
+# reorder or hide text (bidirectional overrides, zero-width characters), line and paragraph
+# separators, and lone surrogates (bytes of a file name that are not UTF-8).
+_UNPRINTABLE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]"
+)
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"  # a byte of the name that is not UTF-8
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_text(text: str) -> str:
+    """`text` safe to print on a terminal: every character it could act on shown as an escape.
+
+    Limitation: a backslash is printed as it is, so a name holding the text "\\x1b" reads
+    the same as one holding an escape character; --json tells them apart.
+    """
+    return _UNPRINTABLE.sub(_escape_one, text)
 
 
 @dataclass
@@ -122,7 +147,10 @@ def render(summary: ImportSummary, console: Console, problems_shown: int = 50) -
         return
     console.print(f"\n{len(problems)} problems:")
     for problem in problems[:problems_shown]:
-        # Names and messages come from the input files: print them as text, not markup.
-        console.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
+        # Names and messages come from the input files: escaped, and printed as text, not
+        # markup. JSON output keeps them exact (json.dumps escapes what needs it).
+        console.print(
+            f"  {escape_text(str(problem))}", markup=False, highlight=False, soft_wrap=True
+        )
     if len(problems) > problems_shown:
         console.print(f"  ... and {len(problems) - problems_shown} more (--json lists them)")
