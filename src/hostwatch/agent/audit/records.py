@@ -150,6 +150,7 @@ class AuditEvent:
         whole: dict[int, bytes] = {}
         pieces: dict[int, dict[int, bytes]] = {}
         lengths: dict[int, int] = {}
+        hexed: set[int] = set()
         argc: int | None = None
         for record in records:
             for name, raw in record.fields.items():
@@ -168,6 +169,8 @@ class AuditEvent:
                     whole[index] = value
                 else:
                     pieces.setdefault(index, {})[int(match.group(2))] = value
+                    if not raw.startswith(b'"'):
+                        hexed.add(index)
         count = argc if argc is not None else max([*whole, *pieces, -1]) + 1
         argv: list[str] = []
         missing = False
@@ -177,9 +180,9 @@ class AuditEvent:
             elif index in pieces:
                 parts = pieces[index]
                 value = b"".join(parts[i] for i in sorted(parts))
-                if sorted(parts) != list(range(len(parts))) or (
-                    index in lengths and len(value) < lengths[index]
-                ):
+                # aN_len counts the characters logged: two per byte when hex encoded.
+                expected = lengths.get(index, 0) // (2 if index in hexed else 1)
+                if sorted(parts) != list(range(len(parts))) or len(value) < expected:
                     missing = True
             else:
                 missing = True
