@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from hostwatch import protocol
-from hostwatch.agent.audit.collector import AuditCollector
+from hostwatch.agent.audit.collector import AuditCollector, Limits
 from hostwatch.agent.audit.netlink import (
     AUDIT_ARCH,
     AUDIT_ARCH_X86_64,
@@ -240,6 +240,39 @@ def test_audit_collector_reports_outbound_and_inbound_tcp_with_both_ends(
     assert (inbound.remote_address, inbound.remote_port) == ("127.0.0.1", local_port)
     assert (inbound.local_address, inbound.local_port) == ("127.0.0.1", port)
     assert inbound.fields["protocol"] == "tcp"
+
+
+def test_audit_collector_summarizes_starts_over_the_rate_per_image() -> None:
+    _audit_or_skip()
+    events = _Events()
+    limits = Limits(process_rate=1.0, process_burst=5.0, summary_interval=0.5)
+    agent = AuditCollector(
+        "test-machine",
+        key=f"hostwatch-test-storm-{uuid.uuid4().hex[:8]}",
+        limits=limits,
+        report_running=False,
+    )
+    marker = uuid.uuid4().hex
+    agent.start(events.add)
+    try:
+        # 40 starts of one image in about a second, far over one a second.
+        subprocess.run(["sh", "-c", f"for i in $(seq 40); do /bin/true {marker}; done"], check=True)
+        time.sleep(1.0)
+    finally:
+        agent.stop()
+
+    built = events.where(
+        lambda e: e.action_type == "ProcessCreated" and marker in (e.process_command_line or "")
+    )
+    summaries = events.where(lambda e: e.action_type == "ProcessStormSummary")
+    folded = sum(
+        s.fields["process_starts"].get(os.path.realpath("/bin/true"), 0) for s in summaries
+    )
+    assert summaries, "no summary event"
+    assert 1 <= len(built) <= 10
+    assert len(built) + folded >= 40
+    assert agent.counters()["summarized"] >= folded
+    assert agent.counters()["dropped"] == 0
 
 
 def test_audit_collector_stop_removes_its_rules_and_keeps_everyone_elses() -> None:

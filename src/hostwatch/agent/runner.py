@@ -296,8 +296,8 @@ class AgentRunner:
     def _start_process_collector(self) -> ProcessCollector | AuditCollector:
         """The audit collector where the kernel allows it, otherwise the /proc poller."""
         if self._process_source != "poll":
-            audit = AuditCollector(self._machine_id)
             try:
+                audit = AuditCollector(self._machine_id)
                 audit.start(self._on_events, self._on_audit_error)
             except AuditError as exc:
                 if isinstance(exc, AuditBusy):

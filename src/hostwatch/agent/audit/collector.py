@@ -53,6 +53,8 @@ class Limits:
     pending_events: int = 512  # events waiting for their EOE
     process_rate: float = 200.0  # process starts built per second, sustained
     process_burst: float = 2000.0
+    exit_rate: float = 200.0
+    exit_burst: float = 2000.0
     network_rate: float = 200.0
     network_burst: float = 2000.0
     summary_interval: float = 10.0
@@ -132,8 +134,11 @@ class AuditCollector:
             self.limits.queue_events
         )
         self._assembler = Assembler(self.limits.pending_events)
-        self._process_bucket = _Bucket(self.limits.process_rate, self.limits.process_burst)
-        self._network_bucket = _Bucket(self.limits.network_rate, self.limits.network_burst)
+        self._buckets = {
+            "process": _Bucket(self.limits.process_rate, self.limits.process_burst),
+            "exit": _Bucket(self.limits.exit_rate, self.limits.exit_burst),
+            "network": _Bucket(self.limits.network_rate, self.limits.network_burst),
+        }
         self._lock = threading.Lock()
         self._summary = _Summary()
         self._stop_reading = threading.Event()
@@ -260,10 +265,9 @@ class AuditCollector:
             notes["skip"] = True
             return
         notes["syscall"] = syscall
-        now = time.monotonic()
         network = syscall in _NETWORK
-        bucket = self._network_bucket if network else self._process_bucket
-        if not bucket.take(now):
+        category = "network" if network else "process" if syscall in _PROCESS else "exit"
+        if not self._buckets[category].take(time.monotonic()):
             notes["fold"] = True
             return
         stats = {pid: _read_stat(pid)}

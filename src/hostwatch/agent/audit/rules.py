@@ -76,8 +76,9 @@ def agent_rules(key: str = DEFAULT_KEY, machine: str | None = None) -> list[Audi
         rules.append(AuditRule(execs, (on_arch, success, tag)))
         # exit_group never returns; the kernel logs it when the task exits. Threads that
         # end with plain exit(2) are not processes ending, so that syscall is left out.
-        # Limitation: a single-threaded process that calls the raw exit syscall (not
-        # exit_group, which every libc uses) ends without a ProcessTerminated event.
+        # Limitation: a process killed by a signal, or a single-threaded one that calls the
+        # raw exit syscall (not exit_group, which every libc uses), makes no exit_group call
+        # and ends without a ProcessTerminated event.
         rules.append(AuditRule(frozenset({arch.exit_group}), (on_arch, tag)))
         network = frozenset({arch.connect, *arch.accepts})
         rules.append(AuditRule(network, (on_arch, success, tag)))
