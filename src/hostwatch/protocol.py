@@ -125,6 +125,19 @@ class AgentStatus(_Message):
     errors: list[LongText] = Field(default_factory=list, max_length=64)
     cpu_percent: float | None = Field(default=None, ge=0, le=100_000)
     rss_bytes: Count | None = None
+    # Added with the audit collector; older agents leave them out.
+    process_source: Literal["audit", "poll"] | None = Field(
+        default=None, description="where process events come from"
+    )
+    collector_dropped_events: Count = Field(
+        default=0, description="events the collector dropped since start (queue full)"
+    )
+    summarized_events: Count = Field(
+        default=0, description="events over the rate limit, counted in summary events instead"
+    )
+    kernel_lost_events: Count | None = Field(
+        default=None, description="audit records the kernel lost since the agent started"
+    )
 
 
 class HeartbeatRequest(_Message):

@@ -20,6 +20,8 @@ import psutil
 from pydantic import ValidationError
 
 from hostwatch import __version__, protocol
+from hostwatch.agent.audit.collector import AuditCollector
+from hostwatch.agent.audit.netlink import AuditBusy, AuditError
 from hostwatch.agent.bounds import LONG
 from hostwatch.agent.client import (
     AgentClient,
@@ -48,6 +50,8 @@ EXIT_LOCAL_FAILURE = 1  # the data dir, state or spool cannot be used
 EXIT_ENROLL_REFUSED = 2  # no state and no usable enrollment token
 
 SPOOL_MAX_BYTES_ENV = "HOSTWATCH_AGENT_SPOOL_MAX_BYTES"
+PROCESS_SOURCE_ENV = "HOSTWATCH_AGENT_PROCESS_SOURCE"
+PROCESS_SOURCES = ("auto", "audit", "poll")
 DEFAULT_HEARTBEAT = 30.0
 CREDENTIAL_RETRY = 300.0  # a refused credential needs an operator; do not hammer the server
 SHUTDOWN_FLUSH = 2.0
@@ -102,13 +106,17 @@ class AgentRunner:
         process_poll_interval: float = 2.0,
         stop_event: threading.Event | None = None,
         spool_max_bytes: int = DEFAULT_MAX_BYTES,
+        process_source: str = "auto",
     ) -> None:
+        if process_source not in PROCESS_SOURCES:
+            raise ValueError(f"process source must be one of {', '.join(PROCESS_SOURCES)}")
         self.server_url = server_url
         self.data_dir = data_dir
         self._enroll_token = enroll_token
         self._interval_override = heartbeat_interval
         self._poll_interval = process_poll_interval
         self._spool_max_bytes = spool_max_bytes
+        self._process_source = process_source
         self.stop_event = stop_event or threading.Event()
         self.wake = threading.Event()  # set when events are spooled, and on stop
 
@@ -117,7 +125,7 @@ class AgentRunner:
         self._backoff = Backoff()
         self._self_process = psutil.Process()
         self._spool: Spool | None = None
-        self._collector: ProcessCollector | None = None
+        self._collector: ProcessCollector | AuditCollector | None = None
         self._device_id = ""
         self._machine_id: str | None = None
         self._server_up: bool | None = None
@@ -269,8 +277,7 @@ class AgentRunner:
     def _loop(self) -> None:
         host = collect_host_facts()
         self._machine_id = host.machine_id
-        self._collector = ProcessCollector(self._machine_id, interval=self._poll_interval)
-        self._collector.start(self._on_events, self._on_process_error)
+        self._collector = self._start_process_collector()
         self._self_process.cpu_percent(None)  # the first reading only starts the measurement
 
         while not self.stop_event.is_set():
@@ -285,6 +292,33 @@ class AgentRunner:
             remaining = self._next_contact - time.monotonic()
             # Short waits so an outside stop_event is noticed within half a second.
             self.wake.wait(max(0.0, min(remaining, 0.5)))
+
+    def _start_process_collector(self) -> ProcessCollector | AuditCollector:
+        """The audit collector where the kernel allows it, otherwise the /proc poller."""
+        if self._process_source != "poll":
+            try:
+                audit = AuditCollector(self._machine_id)
+                audit.start(self._on_events, self._on_audit_error)
+            except AuditError as exc:
+                if isinstance(exc, AuditBusy):
+                    reason = f"another audit daemon is running: {exc}"
+                else:
+                    reason = f"the kernel audit interface cannot be used: {exc}"
+                message = (
+                    f"process events come from polling /proc every {self._poll_interval:g} s, "
+                    f"which misses short-lived processes and sees no connections; {reason}"
+                )
+                logger.warning("audit collector not started: %s", message)
+                self._errors.set("audit-start", [message])
+            else:
+                logger.info("process and network events come from the kernel audit subsystem")
+                return audit
+        poller = ProcessCollector(self._machine_id, interval=self._poll_interval)
+        poller.start(self._on_events, self._on_process_error)
+        return poller
+
+    def _on_audit_error(self, message: str | None) -> None:
+        self._errors.set("audit", [message] if message else [])
 
     def _on_events(self, events: list[protocol.AgentEvent]) -> None:
         self.spool.add_events(events)
@@ -372,6 +406,17 @@ class AgentRunner:
             rss: int | None = self._self_process.memory_info().rss
         except psutil.Error:
             cpu = rss = None
+        collector: dict[str, Any] = {}
+        if isinstance(self._collector, AuditCollector):
+            counts = self._collector.counters()
+            collector = {
+                "process_source": "audit",
+                "collector_dropped_events": counts["dropped"],
+                "summarized_events": counts["summarized"],
+                "kernel_lost_events": counts["kernel_lost"],
+            }
+        elif self._collector is not None:
+            collector = {"process_source": "poll"}
         return protocol.AgentStatus(
             spool_events=stats.events,
             spool_bytes=stats.bytes,
@@ -379,6 +424,7 @@ class AgentRunner:
             errors=self._errors.all(),
             cpu_percent=cpu,
             rss_bytes=rss,
+            **collector,
         )
 
     # Inventory
@@ -521,6 +567,16 @@ def _spool_max_bytes() -> int:
         return DEFAULT_MAX_BYTES
 
 
+def _process_source() -> str:
+    raw = os.environ.get(PROCESS_SOURCE_ENV, "auto").strip().lower() or "auto"
+    if raw not in PROCESS_SOURCES:
+        logger.warning(
+            "ignoring %s=%r: use one of %s", PROCESS_SOURCE_ENV, raw, ", ".join(PROCESS_SOURCES)
+        )
+        return "auto"
+    return raw
+
+
 def run_agent(
     server_url: str,
     enroll_token: str | None,
@@ -531,7 +587,9 @@ def run_agent(
 ) -> int:
     """Run the agent until SIGINT, SIGTERM or `stop_event`; return the process exit code.
 
-    The spool cap comes from HOSTWATCH_AGENT_SPOOL_MAX_BYTES (default 256 MiB).
+    The spool cap comes from HOSTWATCH_AGENT_SPOOL_MAX_BYTES (default 256 MiB). Process
+    events come from the kernel audit subsystem when the agent may use it, else from
+    polling /proc; HOSTWATCH_AGENT_PROCESS_SOURCE=poll forces polling.
     """
     runner = AgentRunner(
         server_url,
@@ -541,6 +599,7 @@ def run_agent(
         process_poll_interval=process_poll_interval,
         stop_event=stop_event,
         spool_max_bytes=_spool_max_bytes(),
+        process_source=_process_source(),
     )
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -600,6 +600,28 @@ export interface components {
             cpu_percent?: number | null;
             /** Rss Bytes */
             rss_bytes?: number | null;
+            /**
+             * Process Source
+             * @description where process events come from
+             */
+            process_source?: ("audit" | "poll") | null;
+            /**
+             * Collector Dropped Events
+             * @description events the collector dropped since start (queue full)
+             * @default 0
+             */
+            collector_dropped_events: number;
+            /**
+             * Summarized Events
+             * @description events over the rate limit, counted in summary events instead
+             * @default 0
+             */
+            summarized_events: number;
+            /**
+             * Kernel Lost Events
+             * @description audit records the kernel lost since the agent started
+             */
+            kernel_lost_events?: number | null;
         };
         /** AuditOut */
         AuditOut: {
