@@ -96,13 +96,23 @@ def match_entry(entry: dict[str, Any], product: Product) -> tuple[Truth, str | N
     part, vendor, name, version, update = attrs[:5]
     if (part, vendor, name) != (product.part, product.vendor, product.product):
         return False, None
-    if update not in ("*", "-", "") and product.update is not None and update != product.update:
+    # An update of "-" is the release without updates; a product with a known update is not it.
+    # NVD spells Java updates both "update_21" and "update21".
+    if (
+        update not in ("*", "")
+        and product.update is not None
+        and update.replace("_", "") != product.update.replace("_", "")
+    ):
         return False, None
 
     bounded = _bound(entry)
-    if version == "-" and not bounded:
-        # NVD gives no version: any installed version might be patched or not.
-        return UNKNOWN, "NVD names no version for this product"
+    # A platform (an entry not marked vulnerable) only has to be there.
+    vulnerable = bool(entry.get("vulnerable", True))
+    if version in ("-", "*", "") and not bounded:
+        if not vulnerable:
+            return True, None
+        # NVD names no version and no range: any installed version may be patched or not.
+        return UNKNOWN, "NVD names no version or range for this product"
     if product.version is None:
         return UNKNOWN, "the installed product has no version"
     installed = versions.parse(versions.VENDOR, product.version)
@@ -130,7 +140,7 @@ def match_entry(entry: dict[str, Any], product: Product) -> tuple[Truth, str | N
                     return False, None
     if update not in ("*", "-", "") and product.update is None:
         return UNKNOWN, f"the installed product's update is not known (NVD names {update})"
-    if product.line_only:
+    if product.line_only and vulnerable:
         return UNKNOWN, f"version {product.version} names a product line, not a patch level"
     return True, None
 
