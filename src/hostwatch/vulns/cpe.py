@@ -164,35 +164,74 @@ def _combine(operator: str | None, values: list[Truth], negate: bool) -> Truth:
     return result
 
 
+Index = dict[tuple[str, str, str], list[Product]]
+
+
+def index_products(products: list[Product]) -> Index:
+    """Products by (part, vendor, product): an entry is only ever tested against its own."""
+    index: Index = {}
+    for product in products:
+        index.setdefault((product.part, product.vendor, product.product), []).append(product)
+    return index
+
+
+# Results of match_entry by (match criteria, vulnerable, product): NVD repeats the same
+# criteria (e.g. every old Firefox version) across hundreds of CVEs.
+Memo = dict[tuple[Any, bool, int], tuple[Truth, str | None]]
+
+
+def _entry_key(entry: dict[str, Any]) -> Any:
+    # matchCriteriaId names the criteria with its bounds; without one, they are the key.
+    return entry.get("matchCriteriaId") or (
+        entry["criteria"],
+        entry.get("versionStartIncluding"),
+        entry.get("versionStartExcluding"),
+        entry.get("versionEndIncluding"),
+        entry.get("versionEndExcluding"),
+    )
+
+
 def evaluate_node(
-    node: dict[str, Any], products: list[Product], vulnerable: list[EntryMatch]
+    node: dict[str, Any], products: Index, vulnerable: list[EntryMatch], memo: Memo | None = None
 ) -> Truth:
     """A node's truth; entries marked vulnerable that matched (or might) go to `vulnerable`."""
+    memo = {} if memo is None else memo
     values: list[Truth] = []
     for entry in node.get("cpeMatch") or []:
-        truths: list[Truth] = []
-        for product in products:
-            truth, reason = match_entry(entry, product)
+        truths: list[Truth] = [False]
+        part, vendor, name = split_cpe(entry["criteria"])[:3]
+        for product in products.get((part, vendor, name), ()):
+            key = (_entry_key(entry), bool(entry.get("vulnerable", True)), id(product))
+            found = memo.get(key)
+            if found is None:
+                found = memo[key] = match_entry(entry, product)
+            truth, reason = found
             truths.append(truth)
             if truth is not False and entry.get("vulnerable", True):
                 vulnerable.append(EntryMatch(product, entry, truth, reason))
         values.append(_any(truths))
     for child in node.get("children") or []:
-        values.append(evaluate_node(child, products, vulnerable))
+        values.append(evaluate_node(child, products, vulnerable, memo))
     return _combine(node.get("operator"), values, bool(node.get("negate")))
 
 
-def evaluate(configurations: list[dict[str, Any]], products: list[Product]) -> list[EntryMatch]:
+def evaluate(
+    configurations: list[dict[str, Any]],
+    products: list[Product] | Index,
+    memo: Memo | None = None,
+) -> list[EntryMatch]:
     """The vulnerable entries matched by installed products in configurations that hold.
 
     Each result's truth is the weaker of its entry's and its configuration's: an
     application entry that matches inside an AND configuration whose platform is unknown
     is unknown.
     """
+    index = index_products(products) if isinstance(products, list) else products
+    memo = {} if memo is None else memo
     found: list[EntryMatch] = []
     for configuration in configurations:
         candidates: list[EntryMatch] = []
-        truths = [evaluate_node(n, products, candidates) for n in configuration.get("nodes", [])]
+        truths = [evaluate_node(n, index, candidates, memo) for n in configuration.get("nodes", [])]
         whole = _combine(configuration.get("operator"), truths, bool(configuration.get("negate")))
         if whole is False:
             continue

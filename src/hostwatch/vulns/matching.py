@@ -187,6 +187,8 @@ def _match_programs(
         )
     how = {item.software_id: mapping.how for item, mapping in mapped}
     version_of = {item.software_id: item.version for item, _ in mapped}
+    index = cpe.index_products(installed + platform)
+    memo: cpe.Memo = {}
     found: list[Match] = []
     for part in _chunks(sorted(advisory_ids)):
         rows = session.execute(
@@ -199,7 +201,7 @@ def _match_programs(
             .where(Advisory.id.in_(part), Advisory.withdrawn.is_(None))
         )
         for record_id, configurations, vulnerability_id in rows:
-            for hit in cpe.evaluate(configurations or [], installed + platform):
+            for hit in cpe.evaluate(configurations or [], index, memo):
                 software_id = hit.product.software_id
                 if software_id is None:
                     continue  # the operating system: its CVEs are MSRC's, not a program's
