@@ -400,5 +400,56 @@ def import_evtx(
     raise typer.Exit(summary.exit_code)
 
 
+feeds_app = typer.Typer(
+    help="Vulnerability feeds: OSV, NVD, CISA KEV, Debian.", no_args_is_help=True
+)
+app.add_typer(feeds_app, name="feeds")
+
+
+@feeds_app.command("import")
+def feeds_import(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Feed files (JSON, YAML, gzip), folders (searched), zip archives."),
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Import OSV advisories, NVD CVE records, the KEV catalog and Debian DSA/DLA lists.
+
+    Exit status: 0 all imported, 3 partly (problems are listed), 1 nothing imported.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from hostwatch.vulns.importer import FeedImporter, render
+    from hostwatch.vulns.importer import Progress as FeedProgress
+
+    sessions = _sessions(_settings())
+    bar = Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files  {task.fields[records]:,} records"),
+        console=console,
+        disable=as_json or not console.is_terminal,
+    )
+    task = bar.add_task("feeds", total=None, records=0)
+
+    def show(progress: FeedProgress) -> None:
+        bar.update(
+            task,
+            total=progress.files_total,
+            completed=progress.files_done,
+            records=progress.records,
+        )
+
+    with bar:
+        summary = FeedImporter(sessions, on_progress=show).run(paths)
+    if as_json:
+        print(json.dumps(summary.to_dict(), indent=2))
+    else:
+        render(summary, Console())
+    raise typer.Exit(summary.exit_code)
+
+
 def main() -> None:
     app()

@@ -4,17 +4,33 @@ from hostwatch.auth.models import ApiToken, AuditEntry, LoginSession, User
 from hostwatch.db.base import Base
 from hostwatch.devices.models import AgentCredential, Device, DeviceTag, EnrollToken, Software
 from hostwatch.events.models import Event
+from hostwatch.vulns.models import (
+    Advisory,
+    AdvisoryLink,
+    Affected,
+    CpeProduct,
+    Finding,
+    Vulnerability,
+    VulnIdentifier,
+)
 
 __all__ = [
+    "Advisory",
+    "AdvisoryLink",
+    "Affected",
     "AgentCredential",
     "ApiToken",
     "AuditEntry",
     "Base",
+    "CpeProduct",
     "Device",
     "DeviceTag",
     "EnrollToken",
     "Event",
+    "Finding",
     "LoginSession",
     "Software",
     "User",
+    "VulnIdentifier",
+    "Vulnerability",
 ]

@@ -1,0 +1,214 @@
+"""Benchmark: importing each shared vulnerability feed, and matching a 3,000-package inventory.
+
+Import: each feed into a fresh database (first import), then the same files again
+(incremental: every record unchanged). Matching: after all feeds are in, a Debian 11
+device with 2,000 dpkg packages (source packages named by the tracker's bullseye lines,
+at, below or above their fixed versions) and 1,000 pip packages (PyPI advisory packages
+at listed versions), and a Windows 10 device with 300 programs (the desktop products NVD
+names, at old and new versions) and 2,700 pip packages. "match" is matching alone (the
+candidate reads included); "refresh" is the whole device refresh with the findings
+written, commit included, the second time (findings already stored).
+
+    python -m bench.vulns --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from bench.pgdb import PG_ADMIN, pg_database
+from hostwatch.db import migrate
+from hostwatch.db.engine import make_engine, make_session_factory, transaction
+from hostwatch.devices.models import Device, Software
+from hostwatch.vulns import findings, matching
+from hostwatch.vulns.importer import FeedImporter
+from hostwatch.vulns.packages import DeviceRelease
+
+SHARED = Path(os.environ.get("HOSTWATCH_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+FEEDS = ("osv_pypi", "nvd_cve", "cisa_kev", "debian_security_tracker")
+PROGRAMS = [
+    ("Mozilla Firefox (x64 en-US)", "Mozilla", ["3.0.10", "52.0", "115.0", "121.0", "131.0"]),
+    ("Mozilla Thunderbird (x64 en-US)", "Mozilla", ["3.0", "91.0", "115.6.0", "128.0"]),
+    ("Google Chrome", "Google LLC", ["5.0.375.69", "49.0.2623.112", "120.0.6099.109"]),
+    ("7-Zip 9.20 (x64)", "Igor Pavlov", ["9.20", "16.02", "23.01"]),
+    ("VLC media player", "VideoLAN", ["1.1.4", "2.2.8", "3.0.20"]),
+    ("Java 8 Update 25", "Oracle Corporation", ["8.0.250"]),
+    ("Adobe Acrobat Reader DC", "Adobe Inc.", ["15.010.20056", "23.008.20470"]),
+    ("Microsoft Office Professional Plus 2016", "Microsoft Corporation", ["16.0.4266.1001"]),
+]
+
+
+def _import(engine: Engine, paths: list[Path]) -> tuple[float, int]:
+    started = time.perf_counter()
+    summary = FeedImporter(make_session_factory(engine)).run(paths)
+    return time.perf_counter() - started, summary.records
+
+
+def _debian_packages(rng: random.Random, count: int) -> list[dict[str, Any]]:
+    text = (SHARED / "data/debian_security_tracker/DSA/list").read_text(encoding="utf-8")
+    fixed = dict(re.findall(r"^\s+\[bullseye\] - (\S+) ([^<\s]\S*)", text, re.MULTILINE))
+    names = sorted(fixed)
+    rows = []
+    for i in range(count):
+        source = names[i % len(names)]
+        version = fixed[source]
+        version = [version, version.replace("deb11u", "deb11u0~"), version + "+b1"][i % 3]
+        rows.append(
+            {
+                "source": "dpkg",
+                "name": f"{source}-bin{i}",
+                "version": version,
+                "source_package": source,
+                "arch": "amd64",
+            }
+        )
+    return rows
+
+
+def _pip_packages(rng: random.Random, count: int) -> list[dict[str, Any]]:
+    import yaml
+
+    packages: list[tuple[str, list[str]]] = []
+    for folder in sorted((SHARED / "data/osv_pypi/vulns").iterdir()):
+        first = next(iter(sorted(folder.glob("*.yaml"))))
+        # The base loader builds only strings, lists and mappings.
+        doc = yaml.load(first.read_text(encoding="utf-8"), Loader=yaml.CBaseLoader)  # noqa: S506
+        listed = doc["affected"][0].get("versions") or ["0.0.1"]
+        packages.append((folder.name, listed))
+    rows = []
+    for i in range(count):
+        name, listed = packages[i % len(packages)]
+        version = rng.choice(listed) if i % 2 else "999.0"
+        rows.append(
+            {
+                "source": "pip",
+                "name": f"{name}" if i < len(packages) else f"{name}-{i}",
+                "version": version,
+            }
+        )
+    return rows
+
+
+def _programs(count: int) -> list[dict[str, Any]]:
+    rows = []
+    for i in range(count):
+        name, vendor, choices = PROGRAMS[i % len(PROGRAMS)]
+        rows.append(
+            {
+                "source": "windows",
+                "name": f"{name} #{i}" if i >= len(PROGRAMS) else name,
+                "version": choices[i % len(choices)],
+                "vendor": vendor,
+            }
+        )
+    # Only the first of each name keeps its exact display name; copies get a suffix the table
+    # does not know, as distinct programs would.
+    return rows
+
+
+def _device(engine: Engine, release: DeviceRelease, software: list[dict[str, Any]]) -> str:
+    with transaction(make_session_factory(engine)) as session:
+        device = Device(
+            hostname="bench",
+            os_family=release.os_family,
+            os_name=release.os_name,
+            os_version=release.os_version,
+        )
+        session.add(device)
+        session.flush()
+        session.add_all(Software(device_id=device.id, **row) for row in software)
+        return device.id
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--pg-admin", default=PG_ADMIN)
+    args = parser.parse_args()
+    engines = args.engines.split(",")
+    rng = random.Random(3)
+    debian_device = _debian_packages(rng, 2000) + _pip_packages(rng, 1000)
+    windows_device = _programs(300) + _pip_packages(rng, 2700)
+    times: dict[tuple[str, str], list[float]] = {}
+    counts: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="hw-bench-vulns-") as tmp:
+        for round_number in range(args.repeat):
+            for name in engines:
+                pg_name = f"hw_bench_vulns_{os.getpid()}"
+                if name == "sqlite":
+                    url = f"sqlite:///{Path(tmp) / f'r{round_number}.db'}"
+                else:
+                    pg_database(args.pg_admin, pg_name, create=True)
+                    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_name}"
+                engine = make_engine(url)
+                try:
+                    migrate.upgrade(engine)
+                    for feed in FEEDS:
+                        seconds, records = _import(engine, [SHARED / "data" / feed])
+                        times.setdefault((name, f"import {feed}"), []).append(seconds)
+                        counts[feed] = records
+                        seconds, _ = _import(engine, [SHARED / "data" / feed])
+                        times.setdefault((name, f"re-import {feed}"), []).append(seconds)
+                    for label, release, software in (
+                        (
+                            "debian 11",
+                            DeviceRelease("linux", "Debian GNU/Linux 11 (bullseye)", "11"),
+                            debian_device,
+                        ),
+                        (
+                            "windows 10",
+                            DeviceRelease("windows", "Microsoft Windows 10 Pro", "10.0.19045.3803"),
+                            windows_device,
+                        ),
+                    ):
+                        device_id = _device(engine, release, software)
+                        sessions = make_session_factory(engine)
+                        with sessions() as session:
+                            items = findings.installed_items(session, device_id)
+                            started = time.perf_counter()
+                            matches = matching.combine(
+                                matching.match_items(session, release, items)
+                            )
+                            times.setdefault((name, f"match {label} ({len(items)})"), []).append(
+                                time.perf_counter() - started
+                            )
+                        counts[label] = (
+                            sum(1 for f in matches.values() if f["status"] == "affected"),
+                            sum(1 for f in matches.values() if f["status"] == "unknown"),
+                        )
+                        with transaction(sessions) as session:
+                            findings.refresh_device(session, device_id)
+                        started = time.perf_counter()
+                        with transaction(sessions) as session:
+                            findings.refresh_device(session, device_id)
+                        times.setdefault((name, f"refresh {label}"), []).append(
+                            time.perf_counter() - started
+                        )
+                finally:
+                    engine.dispose()
+                    if name == "postgresql":
+                        pg_database(args.pg_admin, pg_name, create=False)
+    print(f"records: {counts}")
+    print(f"load average: {os.getloadavg()}")
+    print("| engine | step | runs | median s | min s | max s |")
+    print("|---|---|---|---|---|---|")
+    for (engine_name, step), values in times.items():
+        print(
+            f"| {engine_name} | {step} | {len(values)} | {statistics.median(values):.3f} "
+            f"| {min(values):.3f} | {max(values):.3f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Vulnerability knowledge base (OSV, NVD, KEV, Debian feeds) and inventory matching."""

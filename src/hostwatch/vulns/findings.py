@@ -1,0 +1,114 @@
+"""A device's findings, refreshed from its inventory and the knowledge base.
+
+The refresh matches every installed item, then diffs against the stored findings: new ones
+are inserted, changed ones updated (status, fixed version, evidence), gone ones deleted,
+kept ones seen again; first-seen times survive. The tabs read `vuln_findings`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from hostwatch.db.base import utcnow
+from hostwatch.devices.models import Device, Software
+from hostwatch.vulns import matching
+from hostwatch.vulns.models import Finding
+from hostwatch.vulns.packages import DeviceRelease
+
+log = logging.getLogger(__name__)
+
+_FINDINGS = cast(Table, Finding.__table__)
+_ROWS = 5_000
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    affected: int
+    unknown: int
+    added: int
+    removed: int
+    changed: int
+
+
+def device_release(device: Device) -> DeviceRelease:
+    return DeviceRelease(device.os_family, device.os_name, device.os_version)
+
+
+def installed_items(session: Session, device_id: str) -> list[matching.InstalledItem]:
+    rows = session.execute(
+        select(
+            Software.id,
+            Software.source,
+            Software.name,
+            Software.version,
+            Software.vendor,
+            Software.source_package,
+        ).where(Software.device_id == device_id)
+    )
+    return [matching.InstalledItem(*row) for row in rows]
+
+
+def refresh_device(session: Session, device_id: str) -> RefreshResult:
+    """Match the device's software and store the findings, in the caller's transaction."""
+    device = session.get(Device, device_id)
+    if device is None:
+        raise LookupError(f"no device {device_id}")
+    items = installed_items(session, device_id)
+    combined = matching.combine(matching.match_items(session, device_release(device), items))
+    now = utcnow()
+    connection = session.connection()
+    c = _FINDINGS.c
+    stored = {
+        (software_id, vulnerability_id): (row_id, status, fixed, evidence)
+        for row_id, software_id, vulnerability_id, status, fixed, evidence in connection.execute(
+            select(
+                c.id, c.software_id, c.vulnerability_id, c.status, c.fixed_version, c.evidence
+            ).where(c.device_id == device_id)
+        )
+    }
+    gone = [row[0] for key, row in stored.items() if key not in combined]
+    added: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    for key, finding in combined.items():
+        old = stored.get(key)
+        if old is None:
+            added.append({"device_id": device_id, **finding})
+        elif old[1:] != (finding["status"], finding["fixed_version"], finding["evidence"]):
+            changed.append(
+                {
+                    "row_id": old[0],
+                    "status": finding["status"],
+                    "fixed_version": finding["fixed_version"],
+                    "evidence": finding["evidence"],
+                    "installed_version": finding["installed_version"],
+                }
+            )
+    for start in range(0, len(gone), _ROWS):
+        connection.execute(delete(_FINDINGS).where(c.id.in_(gone[start : start + _ROWS])))
+    if len(stored) > len(gone):
+        connection.execute(update(_FINDINGS).where(c.device_id == device_id).values(last_seen=now))
+    if changed:
+        statement = update(_FINDINGS).where(c.id == bindparam("row_id"))
+        for start in range(0, len(changed), _ROWS):
+            connection.execute(statement, changed[start : start + _ROWS])
+    if added:
+        adding = insert(_FINDINGS).values(first_seen=now, last_seen=now)
+        for start in range(0, len(added), _ROWS):
+            connection.execute(adding, added[start : start + _ROWS])
+
+    affected = sum(1 for f in combined.values() if f["status"] == matching.AFFECTED)
+    log.info(
+        "findings of device %s: %d affected, %d unknown (%d added, %d removed, %d changed)",
+        device_id,
+        affected,
+        len(combined) - affected,
+        len(added),
+        len(gone),
+        len(changed),
+    )
+    return RefreshResult(affected, len(combined) - affected, len(added), len(gone), len(changed))

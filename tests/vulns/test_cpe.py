@@ -1,0 +1,223 @@
+"""NVD applicability on real records: AND configurations, excluding and including ends,
+Java updates, unknown versions; and the Windows program names table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hostwatch.vulns import cpe, products
+from hostwatch.vulns.packages import DeviceRelease
+from hostwatch.vulns.records import FeedRecord
+from hostwatch.vulns.sources import FeedInput, parse_input
+from tests.shared import shared_data
+
+WINDOWS_10 = DeviceRelease("windows", "Microsoft Windows 10 Pro", "10.0.19045.3803")
+DEBIAN_11 = DeviceRelease("linux", "Debian GNU/Linux 11 (bullseye)", "11")
+
+
+def _nvd(year: str, cve_id: str) -> FeedRecord:
+    path = shared_data("nvd_cve", f"nvdcve-2.0-desktop-CVE-{year}.json.gz")
+    _, records = parse_input(FeedInput(str(path), path))
+    return next(r for r in records if isinstance(r, FeedRecord) and r.record_id == cve_id)
+
+
+def _hits(record: FeedRecord, release: DeviceRelease, *programs: tuple[str, str]) -> list[Any]:
+    installed = []
+    for number, (name, version) in enumerate(programs, start=1):
+        mapping = products.map_program(name, None, version, software_id=number)
+        assert mapping is not None, name
+        installed.extend(mapping.products)
+    found = cpe.evaluate(record.configurations or [], installed + products.os_products(release))
+    return [(h.product.software_id, h.truth, h.entry["criteria"]) for h in found]
+
+
+def test_excluding_end_on_an_and_configuration_needs_its_platform() -> None:
+    # Chrome before 5.0.375.70, only on Linux.
+    record = _nvd("2010", "CVE-2010-2298")
+    criteria = "cpe:2.3:a:google:chrome:*:*:*:*:*:*:*:*"
+
+    assert _hits(record, DEBIAN_11, ("Google Chrome", "5.0.375.69")) == [(1, True, criteria)]
+    assert _hits(record, DEBIAN_11, ("Google Chrome", "5.0.375.70")) == []
+    assert _hits(record, WINDOWS_10, ("Google Chrome", "5.0.375.69")) == []
+
+
+def test_including_end_matches_the_end_itself() -> None:
+    record = _nvd("2009", "CVE-2009-2044")  # Firefox up to and including 3.0.10, on Linux
+
+    assert _hits(record, DEBIAN_11, ("Mozilla Firefox (x86 en-US)", "3.0.10"))[0][1] is True
+    assert _hits(record, DEBIAN_11, ("Mozilla Firefox (x86 en-US)", "3.0.11")) == []
+
+
+def test_or_configuration_matches_each_product_by_its_own_range() -> None:
+    record = _nvd("2024", "CVE-2024-0755")  # Firefox < 122, ESR < 115.7, Thunderbird < 115.7
+
+    hits = _hits(
+        record,
+        WINDOWS_10,
+        ("Mozilla Firefox (x64 en-US)", "121.0.1"),
+        ("Mozilla Thunderbird (x64 en-US)", "115.7.0"),
+        ("Mozilla Firefox ESR (x64 en-US)", "115.6.0"),
+    )
+
+    assert sorted((h[0], h[1]) for h in hits) == [(1, True), (3, True)]
+
+
+def test_missing_version_is_unknown_never_all_versions() -> None:
+    record = _nvd("2024", "CVE-2024-0755")
+    product = cpe.Product("a", "mozilla", "firefox", None, software_id=1)
+
+    found = cpe.evaluate(record.configurations or [], [product])
+
+    assert [(h.truth, h.reason) for h in found] == [(None, "the installed product has no version")]
+
+
+def test_java_update_must_be_the_listed_one() -> None:
+    entry = {"vulnerable": True, "criteria": "cpe:2.3:a:oracle:jre:1.8.0:update_25:*:*:*:*:*:*"}
+    java = products.map_program("Java 8 Update 25 (64-bit)", "Oracle Corporation", "8.0.250")
+    newer = products.map_program("Java 8 Update 391", "Oracle Corporation", "8.0.3910.13")
+    assert java is not None and newer is not None
+
+    assert cpe.match_entry(entry, java.products[0]) == (True, None)
+    assert cpe.match_entry(entry, newer.products[0]) == (False, None)
+
+
+def test_entry_without_version_or_range_is_unknown_when_vulnerable_only() -> None:
+    product = cpe.Product("a", "google", "chrome", "120.0", software_id=1)
+    criteria = "cpe:2.3:a:google:chrome:*:*:*:*:*:*:*:*"
+
+    assert cpe.match_entry({"vulnerable": True, "criteria": criteria}, product)[0] is None
+    assert cpe.match_entry({"vulnerable": False, "criteria": criteria}, product) == (True, None)
+
+
+def test_and_with_an_unknown_part_is_unknown_and_negation_keeps_unknown() -> None:
+    app = {
+        "vulnerable": True,
+        "criteria": "cpe:2.3:a:v:app:*:*:*:*:*:*:*:*",
+        "versionEndExcluding": "2",
+    }
+    os_entry = {
+        "vulnerable": False,
+        "criteria": "cpe:2.3:o:v:os:*:*:*:*:*:*:*:*",
+        "versionEndExcluding": "5",
+    }
+    config = {"operator": "AND", "nodes": [{"cpeMatch": [app]}, {"cpeMatch": [os_entry]}]}
+    installed = [
+        cpe.Product("a", "v", "app", "1", software_id=1),
+        cpe.Product("o", "v", "os", None),
+    ]
+
+    found = cpe.evaluate([config], installed)
+    negated = cpe.evaluate([{**config, "negate": True}], installed)
+
+    assert [h.truth for h in found] == [None]
+    assert [h.truth for h in negated] == [None]
+
+
+def test_nested_children_nodes_are_evaluated() -> None:
+    leaf = {"vulnerable": True, "criteria": "cpe:2.3:a:v:app:1.0:*:*:*:*:*:*:*"}
+    node = {
+        "operator": "AND",
+        "children": [{"cpeMatch": [leaf]}, {"operator": "OR", "cpeMatch": []}],
+    }
+
+    assert (
+        cpe.evaluate([{"nodes": [node]}], [cpe.Product("a", "v", "app", "1.0", software_id=1)])
+        == []
+    )
+
+
+def test_escaped_cpe_names_split_right() -> None:
+    parts = cpe.split_cpe(r"cpe:2.3:a:notepad-plus-plus:notepad\+\+:8.5:*:*:*:*:*:*:*")
+
+    assert parts[:4] == ("a", "notepad-plus-plus", "notepad++", "8.5")
+    with pytest.raises(cpe.CpeError):
+        cpe.split_cpe("cpe:2.3:a:too:short")
+
+
+@pytest.mark.parametrize(
+    ("name", "publisher", "version", "expected"),
+    [
+        ("Mozilla Firefox (x64 en-US)", "Mozilla", "121.0", [("mozilla", "firefox", "121.0")]),
+        (
+            "Mozilla Firefox 115.6.0 ESR (x64 en-US)",
+            "Mozilla",
+            "115.6.0",
+            [("mozilla", "firefox_esr", "115.6.0")],
+        ),
+        ("Google Chrome", "Google LLC", "120.0.6099.109", [("google", "chrome", "120.0.6099.109")]),
+        (
+            "7-Zip 23.01 (x64)",
+            "Igor Pavlov",
+            "23.01",
+            [("7-zip", "7-zip", "23.01"), ("igor_pavlov", "7-zip", "23.01")],
+        ),
+        (
+            "Notepad++ (64-bit x64)",
+            "Notepad++ Team",
+            "8.6",
+            [("notepad-plus-plus", "notepad++", "8.6")],
+        ),
+        ("VLC media player", "VideoLAN", "3.0.20", [("videolan", "vlc_media_player", "3.0.20")]),
+        (
+            "Java 8 Update 391 (64-bit)",
+            "Oracle Corporation",
+            "8.0.3910.13",
+            [("oracle", "jre", "1.8.0"), ("sun", "jre", "1.8.0")],
+        ),
+        (
+            "Microsoft Office Professional Plus 2016",
+            "Microsoft Corporation",
+            "16.0.4266.1001",
+            [("microsoft", "office", "2016")],
+        ),
+        ("iTunes", "Apple Inc.", "12.13.1.3", [("apple", "itunes", "12.13.1.3")]),
+        (
+            "Apple Software Update",
+            "Apple Inc.",
+            "2.7.0.3",
+            [("apple", "software_update", "2.7.0.3")],
+        ),
+    ],
+)
+def test_windows_program_names_map_to_cpe_products(
+    name: str, publisher: str, version: str, expected: list[tuple[str, str, str]]
+) -> None:
+    mapping = products.map_program(name, publisher, version)
+
+    assert mapping is not None
+    assert [(p.vendor, p.product, p.version) for p in mapping.products] == expected
+
+
+def test_names_containing_a_known_product_do_not_become_it() -> None:
+    helper = products.map_program("Firefox Profile Helper", "Some Vendor", "1.0")
+    no_publisher = products.map_program("Firefox Profile Helper", None, "1.0")
+
+    assert helper is not None
+    assert [(p.vendor, p.product) for p in helper.products] == [
+        ("some_vendor", "firefox_profile_helper")
+    ]
+    assert no_publisher is None
+
+
+def test_office_product_line_matches_are_unknown() -> None:
+    office = products.map_program(
+        "Microsoft Office Standard 2016", "Microsoft Corporation", "16.0.1"
+    )
+    entry = {"vulnerable": True, "criteria": "cpe:2.3:a:microsoft:office:2016:*:*:*:*:*:*:*"}
+    assert office is not None
+
+    truth, reason = cpe.match_entry(entry, office.products[0])
+
+    assert truth is None
+    assert reason == "version 2016 names a product line, not a patch level"
+
+
+def test_windows_builds_map_to_their_releases() -> None:
+    found = products.os_products(WINDOWS_10)
+
+    assert [(p.product, p.version) for p in found] == [
+        ("windows_10", "22h2"),
+        ("windows_10_22h2", "10.0.19045.3803"),
+    ]
