@@ -1,0 +1,1 @@
+"""Sigma detection: rules loaded with pySigma, compiled into in-process matchers, indexed."""

@@ -1,0 +1,180 @@
+"""Matching events against compiled rules, with an index so that each event meets few rules.
+
+The index has two levels. First, the log: each version of a rule (hostwatch.detection.rules)
+can only match events of some channels and event ids, read from its condition, so an event
+is handed only the versions its (product, channel, event id) allows; that list is built once
+per key and kept. Second, text: most versions require one of a few literal strings in a
+field (`Image` ending in `\\rundll32.exe` needs "\\rundll32.exe" in `Image`); a version runs
+only when one of its literals is in the event. Versions with no such literal always run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import ahocorasick
+
+from hostwatch.detection.compile import Lowered, Predicate
+from hostwatch.detection.requirements import allowed_values, required_literals
+from hostwatch.detection.rules import CompiledRule, RuleInfo
+from hostwatch.detection.view import View, product_of, sigma_view
+
+log = logging.getLogger(__name__)
+
+# Field name used in literal requirements of keyword (field-less) searches: any field.
+ANY_FIELD = None
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Rule `rule_id` matched the event at `event_index` of the batch, in its `log` version."""
+
+    rule_id: str
+    event_index: int
+    log: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """One version of one rule, as the index keeps it."""
+
+    rule_id: str
+    log: str
+    test: Predicate
+    product: str | None
+    channels: frozenset[str] | None
+    event_ids: frozenset[str] | None
+    literals: frozenset[tuple[str | None, str]] | None
+
+
+class _Bucket:
+    """The versions one (product, channel, event id) key can meet, with their text prefilter.
+
+    The prefilter is one Aho-Corasick automaton per field over the literals the versions
+    require there: one pass over a field's lowered value finds every version it wakes.
+    """
+
+    __slots__ = ("_entries", "always", "anywhere", "by_field", "size")
+
+    def __init__(self, entries: list[_Entry]) -> None:
+        self._entries = entries
+        self.size = len(entries)
+        self.always: list[_Entry] = []
+        gathered: dict[str | None, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
+        for index, entry in enumerate(entries):
+            if entry.literals is None:
+                self.always.append(entry)
+                continue
+            for name, text in entry.literals:
+                gathered[name][text].add(index)
+        self.by_field = {
+            name: _automaton(texts) for name, texts in gathered.items() if name is not ANY_FIELD
+        }
+        anywhere = gathered.get(ANY_FIELD)
+        self.anywhere = _automaton(anywhere) if anywhere else None
+
+    def candidates(self, view: View, low: Lowered) -> list[_Entry]:
+        chosen: set[int] = set()
+        for name, automaton in self.by_field.items():
+            if name not in view:
+                continue
+            value = low[name]
+            if value.__class__ is list:
+                value = "\x00".join(value)
+            for _, indexes in automaton.iter(value):
+                chosen.update(indexes)
+        if self.anywhere is not None:
+            whole = "\x00".join(
+                "\x00".join(v) if v.__class__ is list else v for v in (low[n] for n in view)
+            )
+            for _, indexes in self.anywhere.iter(whole):
+                chosen.update(indexes)
+        if not chosen:
+            return self.always
+        entries = self._entries
+        return self.always + [entries[i] for i in sorted(chosen)]
+
+
+def _automaton(texts: Mapping[str, set[int]]) -> Any:
+    automaton = ahocorasick.Automaton()
+    for text, indexes in texts.items():
+        automaton.add_word(text, tuple(sorted(indexes)))
+    automaton.make_automaton()
+    return automaton
+
+
+class Detector:
+    """Compiled rules and their index; `match` is called per batch of events."""
+
+    def __init__(self, rules: Iterable[CompiledRule]) -> None:
+        self.rules: dict[str, RuleInfo] = {}
+        self._entries: list[_Entry] = []
+        for rule in rules:
+            self.rules[rule.info.id] = rule.info
+            for version in rule.versions:
+                node = version.node
+                self._entries.append(
+                    _Entry(
+                        rule_id=rule.info.id,
+                        log=version.log,
+                        test=node.test,
+                        product=rule.info.product,
+                        channels=allowed_values(node, "Channel"),
+                        event_ids=allowed_values(node, "EventID"),
+                        literals=required_literals(node),
+                    )
+                )
+        self._buckets: dict[tuple[str | None, str | None, str | None], _Bucket] = {}
+
+    @property
+    def versions(self) -> int:
+        return len(self._entries)
+
+    def _bucket(self, key: tuple[str | None, str | None, str | None]) -> _Bucket:
+        product, channel, event_id = key
+        entries = [
+            entry
+            for entry in self._entries
+            if (entry.product is None or entry.product == product)
+            and (entry.channels is None or channel in entry.channels)
+            and (entry.event_ids is None or event_id in entry.event_ids)
+        ]
+        bucket = _Bucket(entries)
+        self._buckets[key] = bucket
+        log.debug("rule bucket %s: %d versions", key, len(entries))
+        return bucket
+
+    def match_view(self, view: View) -> list[tuple[str, str]]:
+        """(rule id, log) of every rule matching one event view; each rule at most once."""
+        channel = view.get("Channel")
+        event_id = view.get("EventID")
+        key = (
+            product_of(view),
+            channel.lower() if channel.__class__ is str else None,
+            None if event_id is None else str(event_id),
+        )
+        bucket = self._buckets.get(key) or self._bucket(key)
+        if not bucket.size:
+            return []
+        low = Lowered(view)
+        found: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for entry in bucket.candidates(view, low):
+            if entry.rule_id in seen:
+                continue
+            if entry.test(view, low):
+                seen.add(entry.rule_id)
+                found.append((entry.rule_id, entry.log))
+        return found
+
+    def match(self, events: Sequence[Mapping[str, Any]]) -> list[Match]:
+        """Every (rule, event) match in a batch of event rows (the event table's shape)."""
+        matches = []
+        for index, row in enumerate(events):
+            for rule_id, log_name in self.match_view(sigma_view(row)):
+                matches.append(Match(rule_id, index, log_name))
+        return matches

@@ -1,0 +1,87 @@
+"""What a compiled condition requires of an event, read from its tree for the rule index.
+
+Two facts are drawn, each a necessary condition (never sufficient; the rule is still run):
+the values a field such as `Channel` or `EventID` can have in a matching event, and a set
+of (field, text) pairs of which at least one must occur as lowered text in a matching event.
+"""
+
+from __future__ import annotations
+
+from hostwatch.detection.compile import Node
+from hostwatch.detection.patterns import Shape, literal_of
+
+# Any value at all: no requirement.
+ANY = None
+# Lowered text keys for string values; numbers as their decimal text.
+Values = frozenset[str] | None
+
+# Literals shorter than this select too many events to be worth a prefilter entry.
+MIN_LITERAL = 3
+# Fields whose values the index already splits on; a literal there says nothing new.
+INDEXED_FIELDS = frozenset({"Channel", "EventID"})
+
+# (field or None for any field, lowered text)
+Literal = tuple[str | None, str]
+Literals = frozenset[Literal] | None
+
+
+def allowed_values(node: Node, name: str) -> Values:
+    """The values `name` can take in an event `node` matches (lowered text), or ANY."""
+    kind = node.kind
+    if kind == "and":
+        result: Values = ANY
+        for child in node.children:
+            values = allowed_values(child, name)
+            if values is not None:
+                result = values if result is None else result & values
+        return result
+    if kind == "or":
+        union: set[str] = set()
+        for child in node.children:
+            values = allowed_values(child, name)
+            if values is None:
+                return ANY
+            union |= values
+        return frozenset(union)
+    if node.field != name:
+        return ANY
+    if kind == "number" and node.number is not None:
+        return frozenset({str(node.number)})
+    if kind == "string" and node.string is not None:
+        test = node.string
+        if test.shape is Shape.EQUALS and not test.cased:
+            return frozenset({test.text})
+    return ANY
+
+
+def required_literals(node: Node) -> Literals:
+    """Pairs of which one occurs in every event `node` matches, or ANY when none are known."""
+    kind = node.kind
+    if kind == "and":
+        best: Literals = ANY
+        for child in node.children:
+            found = required_literals(child)
+            if found is not None and (best is None or _score(found) > _score(best)):
+                best = found
+        return best
+    if kind == "or":
+        union: set[Literal] = set()
+        for child in node.children:
+            found = required_literals(child)
+            if found is None:
+                return ANY
+            union |= found
+        return frozenset(union)
+    if kind in ("string", "keyword") and node.string is not None:
+        if node.field in INDEXED_FIELDS:
+            return ANY
+        text = literal_of(node.string)
+        if len(text) < MIN_LITERAL:
+            return ANY
+        return frozenset({(node.field, text)})
+    return ANY
+
+
+def _score(literals: frozenset[Literal]) -> tuple[int, int]:
+    """Higher is a sharper filter: long shortest literal first, then fewer alternatives."""
+    return min(len(text) for _, text in literals), -len(literals)
