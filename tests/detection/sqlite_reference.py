@@ -86,9 +86,7 @@ class SqliteReference:
 
     def _run(self, query: str) -> set[int]:
         assert query.startswith("SELECT * FROM logs WHERE "), query
-        sql = "SELECT rowid - 1 FROM logs WHERE " + query.removeprefix(
-            "SELECT * FROM logs WHERE "
-        )
+        sql = "SELECT rowid - 1 FROM logs WHERE " + query.removeprefix("SELECT * FROM logs WHERE ")
         while True:
             try:
                 return {row[0] for row in self.connection.execute(sql)}

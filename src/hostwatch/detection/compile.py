@@ -35,6 +35,7 @@ from sigma.types import (
     SigmaRegularExpression,
     SigmaRegularExpressionFlag,
     SigmaString,
+    SigmaTimestampPart,
 )
 
 from hostwatch.detection.patterns import (
@@ -264,6 +265,10 @@ def _leaf(name: str, value: Any) -> Node:
             [],
             field=name,
         )
+    if isinstance(value, SigmaTimestampPart):
+        # Limitation: the timestamp part modifiers (minute, hour, day, ...) are not
+        # supported; no shared rule uses them. Such rules are rejected with this reason.
+        raise UnusableValue(f"field {name!r}: timestamp part modifiers are not supported")
     if isinstance(value, SigmaNumber):
         return _number_leaf(name, value.number)
     if isinstance(value, SigmaNull):

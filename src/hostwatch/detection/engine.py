@@ -148,8 +148,7 @@ class Detector:
         log.debug("rule bucket %s: %d versions", key, len(entries))
         return bucket
 
-    def match_view(self, view: View) -> list[tuple[str, str]]:
-        """(rule id, log) of every rule matching one event view; each rule at most once."""
+    def _bucket_of(self, view: View) -> _Bucket:
         channel = view.get("Channel")
         event_id = view.get("EventID")
         key = (
@@ -157,7 +156,17 @@ class Detector:
             channel.lower() if channel.__class__ is str else None,
             None if event_id is None else str(event_id),
         )
-        bucket = self._buckets.get(key) or self._bucket(key)
+        return self._buckets.get(key) or self._bucket(key)
+
+    def considered(self, view: View) -> tuple[int, list[tuple[str, str]]]:
+        """How many rule versions the index hands an event, and which (rule id, log) it runs."""
+        bucket = self._bucket_of(view)
+        ran = bucket.candidates(view, Lowered(view)) if bucket.size else []
+        return bucket.size, [(entry.rule_id, entry.log) for entry in ran]
+
+    def match_view(self, view: View) -> list[tuple[str, str]]:
+        """(rule id, log) of every rule matching one event view; each rule at most once."""
+        bucket = self._bucket_of(view)
         if not bucket.size:
             return []
         low = Lowered(view)

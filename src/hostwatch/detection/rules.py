@@ -189,6 +189,38 @@ def _info(rule: SigmaRule, path: str) -> RuleInfo:
     )
 
 
+# Modifier names of the Sigma specification that this pySigma release does not know, and the
+# name it knows them by.
+_MODIFIER_ALIASES = {"utf16le": "wide"}
+# Limitation: pySigma 1.5 writes the byte order mark of the `utf16` modifier as UTF-8 bytes
+# (EF BB BF) when `base64` follows, so `utf16|base64` values do not match real UTF-16 text
+# with its mark (FF FE). No shared rule uses `utf16`; `wide`/`utf16le` and `utf16be` work.
+
+
+def _with_aliases(document: Any) -> Any:
+    """The rule document with aliased modifiers renamed in its detection's field keys."""
+    if not isinstance(document, dict) or not isinstance(document.get("detection"), dict):
+        return document
+    document["detection"] = {
+        name: _rename_modifiers(value) for name, value in document["detection"].items()
+    }
+    return document
+
+
+def _rename_modifiers(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_rename_modifiers(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    renamed = {}
+    for key, item in value.items():
+        if isinstance(key, str) and "|" in key:
+            field, *modifiers = key.split("|")
+            key = "|".join([field, *(_MODIFIER_ALIASES.get(m, m) for m in modifiers)])
+        renamed[key] = item
+    return renamed
+
+
 def _reason(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
@@ -235,7 +267,7 @@ class RuleLoader:
         started = time.perf_counter()
         self.report.files += 1
         try:
-            documents = list(yaml.load_all(text, Loader=_YamlLoader))
+            documents = [_with_aliases(d) for d in yaml.load_all(text, Loader=_YamlLoader)]
             collection = SigmaCollection.from_dicts(
                 documents, collect_errors=True, source=SigmaRuleLocation(Path(name))
             )
