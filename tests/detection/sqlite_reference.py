@@ -68,8 +68,10 @@ class SqliteReference:
         declared = ", ".join(f"{_quote(name)} TEXT COLLATE NOCASE" for name in columns)
         self.connection.execute(f"CREATE TABLE logs ({declared})")
         placeholders = ", ".join("?" for _ in columns)
+        # Column names are quoted identifiers; the values are bound parameters.
+        insert = f"INSERT INTO logs ({', '.join(map(_quote, columns))}) VALUES ({placeholders})"  # noqa: S608
         self.connection.executemany(
-            f"INSERT INTO logs ({', '.join(map(_quote, columns))}) VALUES ({placeholders})",
+            insert,
             ([_cell(_first(view, spellings[name.lower()])) for name in columns] for view in views),
         )
         self.backend = sqliteBackend()
@@ -86,7 +88,9 @@ class SqliteReference:
 
     def _run(self, query: str) -> set[int]:
         assert query.startswith("SELECT * FROM logs WHERE "), query
-        sql = "SELECT rowid - 1 FROM logs WHERE " + query.removeprefix("SELECT * FROM logs WHERE ")
+        # The query is the backend's own output: running it is the point of this test.
+        condition = query.removeprefix("SELECT * FROM logs WHERE ")
+        sql = "SELECT rowid - 1 FROM logs WHERE " + condition  # noqa: S608
         while True:
             try:
                 return {row[0] for row in self.connection.execute(sql)}

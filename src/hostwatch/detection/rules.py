@@ -268,8 +268,13 @@ class RuleLoader:
         self.report.files += 1
         try:
             documents = [_with_aliases(d) for d in yaml.load_all(text, Loader=_YamlLoader)]
+            # References between rules (correlations) are not resolved: a correlation may
+            # name rules of other files, and correlations are reported below anyway.
             collection = SigmaCollection.from_dicts(
-                documents, collect_errors=True, source=SigmaRuleLocation(Path(name))
+                documents,
+                collect_errors=True,
+                source=SigmaRuleLocation(Path(name)),
+                resolve_references=False,
             )
         except (yaml.YAMLError, SigmaError, ValueError, TypeError, AttributeError) as exc:
             self._reject(name, None, None, f"not a valid Sigma rule file: {_reason(exc)}")
@@ -303,6 +308,7 @@ class RuleLoader:
             self._reject(name, rule_id, title, f"the id is already used by {self._seen[rule_id]}")
             return
 
+        info = _info(rule, name)  # before the pipelines rewrite its log source
         versions = []
         problems = []
         for log_name, processed in processed_versions(rule):
@@ -319,7 +325,7 @@ class RuleLoader:
         for problem in problems:
             self.report.notes.append(Rejected(name, rule_id, title, f"not used for {problem}"))
         self._seen[rule_id] = name
-        self.rules.append(CompiledRule(_info(rule, name), tuple(versions)))
+        self.rules.append(CompiledRule(info, tuple(versions)))
         self.report.loaded += 1
 
     def _reject(self, file: str, rule_id: str | None, title: str | None, reason: str) -> None:
