@@ -19,7 +19,7 @@ from typing import Any
 import ahocorasick
 
 from hostwatch.detection.compile import Lowered, Predicate
-from hostwatch.detection.requirements import allowed_values, required_literals
+from hostwatch.detection.requirements import allowed_values, required_literals, residual_test
 from hostwatch.detection.rules import CompiledRule, RuleInfo
 from hostwatch.detection.view import View, product_of, sigma_view
 
@@ -88,15 +88,21 @@ class _Bucket:
             for _, indexes in automaton.iter(value):
                 chosen.update(indexes)
         if self.anywhere is not None:
+            # One lowering of all the text, not one per field: most fields are never read
+            # by a rule, and this runs for every event of a key with a keyword rule.
             whole = "\x00".join(
-                "\x00".join(v) if v.__class__ is list else v for v in (low[n] for n in view)
-            )
+                value if value.__class__ is str else _joined(value) for value in view.values()
+            ).lower()
             for _, indexes in self.anywhere.iter(whole):
                 chosen.update(indexes)
         if not chosen:
             return self.always
         entries = self._entries
         return self.always + [entries[i] for i in sorted(chosen)]
+
+
+def _joined(value: Any) -> str:
+    return "\x00".join(value) if value.__class__ is list else str(value)
 
 
 def _automaton(texts: Mapping[str, set[int]]) -> Any:
@@ -121,7 +127,7 @@ class Detector:
                     _Entry(
                         rule_id=rule.info.id,
                         log=version.log,
-                        test=node.test,
+                        test=residual_test(node),
                         product=rule.info.product,
                         channels=allowed_values(node, "Channel"),
                         event_ids=allowed_values(node, "EventID"),

@@ -7,7 +7,7 @@ of (field, text) pairs of which at least one must occur as lowered text in a mat
 
 from __future__ import annotations
 
-from hostwatch.detection.compile import Node
+from hostwatch.detection.compile import Node, Predicate, all_of
 from hostwatch.detection.patterns import Shape, literal_of
 
 # Any value at all: no requirement.
@@ -85,3 +85,41 @@ def required_literals(node: Node) -> Literals:
 def _score(literals: frozenset[Literal]) -> tuple[int, int]:
     """Higher is a sharper filter: long shortest literal first, then fewer alternatives."""
     return min(len(text) for _, text in literals), -len(literals)
+
+
+def _pure_equality(node: Node, name: str) -> bool:
+    """Whether `node` only tests `name` for equality with listed values."""
+    if node.kind == "or":
+        return all(_pure_equality(child, name) for child in node.children)
+    if node.field != name:
+        return False
+    if node.kind == "number":
+        return True
+    test = node.string
+    return (
+        node.kind == "string" and test is not None and test.shape is Shape.EQUALS and not test.cased
+    )
+
+
+def _conjuncts(node: Node) -> list[Node]:
+    if node.kind != "and":
+        return [node]
+    return [part for child in node.children for part in _conjuncts(child)]
+
+
+def residual_test(node: Node) -> Predicate:
+    """The test left once the index has chosen the event's channel and event id.
+
+    A top-level conjunct that only compares `Channel` (or `EventID`) with listed values holds
+    for every event the index hands this rule: the index only does so when the event's
+    value is among the values every such conjunct allows (`allowed_values`).
+    """
+    parts = _conjuncts(node)
+    kept = [
+        part for part in parts if not any(_pure_equality(part, name) for name in INDEXED_FIELDS)
+    ]
+    if len(kept) == len(parts):
+        return node.test
+    if not kept:
+        return lambda view, low: True
+    return all_of(kept).test
