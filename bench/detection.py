@@ -4,7 +4,7 @@ Every shared EVTX file (evtx_attack_samples and evtx_to_mitre_attack, about 7,50
 is taken `--rounds` times, 10 by default, so that a run covers 75,000 records:
 
 - parse:  the `evtx` library's records_json() over every file, each record's JSON decoded
-          (the same baseline as bench/evtx_import.py);
+          (the same baseline as bench/evtx_import.py), alternating with match;
 - match:  `Detector.match` over the same records as event rows (read and normalized once
           beforehand, not timed), in batches of 5,000 as the importer stores them. A fresh
           detector each repeat, so building its index buckets is timed too;
@@ -51,16 +51,17 @@ def _sources() -> list[Any]:
     return sources
 
 
-def parse_only(rounds: int) -> tuple[int, float]:
+def parse_only(rounds: int) -> tuple[int, float, float]:
+    """Records parsed, wall seconds, CPU seconds of this process."""
     paths = [str(source.path) for source in _sources()]
     records = 0
-    started = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(rounds):
         for path in paths:
             for record in PyEvtxParser(path).records_json():
                 json.loads(record["data"])
                 records += 1
-    return records, time.perf_counter() - started
+    return records, time.perf_counter() - wall, time.process_time() - cpu
 
 
 def event_rows() -> list[dict[str, Any]]:
@@ -99,21 +100,26 @@ def one_scale(scale: int, rounds: int, repeat: int) -> dict[str, Any]:
     loader = load(scale)
     after_rules = _rss_mib()
 
-    match_times = []
-    view_times = []
+    # Parse and match alternate, so that both see the same load on a shared machine; the
+    # ratio is taken per pair, then the median.
+    parse_wall, parse_cpu, match_wall, match_cpu, view_cpu = [], [], [], [], []
     matches = 0
     for _ in range(repeat):
+        _, wall, cpu = parse_only(rounds)
+        parse_wall.append(wall)
+        parse_cpu.append(cpu)
         detector = Detector(loader.rules)
-        started = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         found = 0
         for start in range(0, len(rows), BATCH):
             found += len(detector.match(rows[start : start + BATCH]))
-        match_times.append(time.perf_counter() - started)
+        match_wall.append(time.perf_counter() - wall)
+        match_cpu.append(time.process_time() - cpu)
         matches = found
-        started = time.perf_counter()
+        cpu = time.process_time()
         for row in rows:
             sigma_view(row)
-        view_times.append(time.perf_counter() - started)
+        view_cpu.append(time.process_time() - cpu)
     return {
         "scale": scale,
         "events": len(rows),
@@ -121,8 +127,15 @@ def one_scale(scale: int, rounds: int, repeat: int) -> dict[str, Any]:
         "rules_rejected": len(loader.report.rejected),
         "rule_versions": detector.versions,
         "load_seconds": loader.report.seconds,
-        "match_seconds": statistics.median(match_times),
-        "view_seconds": statistics.median(view_times),
+        "parse_wall": statistics.median(parse_wall),
+        "parse_cpu": statistics.median(parse_cpu),
+        "match_wall": statistics.median(match_wall),
+        "match_cpu": statistics.median(match_cpu),
+        "ratio_wall": statistics.median(m / p for m, p in zip(match_wall, parse_wall, strict=True)),
+        "ratio_cpu": statistics.median(m / p for m, p in zip(match_cpu, parse_cpu, strict=True)),
+        "view_ratio_cpu": statistics.median(
+            v / p for v, p in zip(view_cpu, parse_cpu, strict=True)
+        ),
         "matches": matches,
         "rules_rss_mib": after_rules - before_rules,
         "peak_rss_mib": _rss_mib(),
@@ -141,27 +154,24 @@ def main() -> None:
         return
 
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    parse_times = []
-    records = 0
-    for _ in range(args.repeat):
-        records, seconds = parse_only(args.rounds)
-        parse_times.append(seconds)
-    parse = statistics.median(parse_times)
-    print(f"parse: {records} records, median {parse:.2f} s, {records / parse:,.0f} records/s")
     for scale in args.scales:
         command = [sys.executable, "-m", "bench.detection", "--one", str(scale)]
         command += ["--rounds", str(args.rounds), "--repeat", str(args.repeat)]
-        result = json.loads(subprocess.run(command, check=True, capture_output=True).stdout)
-        events, seconds = result["events"], result["match_seconds"]
+        r = json.loads(subprocess.run(command, check=True, capture_output=True).stdout)
+        events = r["events"]
         print(
-            f"rules x{scale}: {result['rules_loaded']} loaded ({result['rule_versions']} "
-            f"versions), {result['rules_rejected']} rejected, load {result['load_seconds']:.1f} s; "
-            f"match {events} events median {seconds:.2f} s = {events / seconds:,.0f} events/s "
-            f"= {seconds / parse:.2f}x parse (view alone {result['view_seconds'] / parse:.2f}x); "
-            f"{result['matches']} matches; rules memory {result['rules_rss_mib']:.0f} MiB, "
-            f"peak RSS {result['peak_rss_mib']:.0f} MiB"
+            f"rules x{scale}: {r['rules_loaded']} loaded ({r['rule_versions']} versions), "
+            f"{r['rules_rejected']} rejected, load {r['load_seconds']:.1f} s\n"
+            f"  parse {events} records: median {r['parse_wall']:.2f} s wall, "
+            f"{r['parse_cpu']:.2f} s CPU ({events / r['parse_cpu']:,.0f} records/s)\n"
+            f"  match: median {r['match_wall']:.2f} s wall, {r['match_cpu']:.2f} s CPU "
+            f"({events / r['match_cpu']:,.0f} events/s); ratio to parse "
+            f"{r['ratio_cpu']:.2f}x CPU, {r['ratio_wall']:.2f}x wall "
+            f"(the view alone {r['view_ratio_cpu']:.2f}x CPU)\n"
+            f"  {r['matches']} matches; rules memory {r['rules_rss_mib']:.0f} MiB, "
+            f"peak RSS {r['peak_rss_mib']:.0f} MiB"
         )
-    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

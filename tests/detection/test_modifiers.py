@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hostwatch.detection.patterns import any_substring, regex_guard
 from tests.detection.rule_builder import matches, sigma_escape
 
 # Each example compiles a rule through pySigma: a few milliseconds, so fewer examples.
@@ -196,3 +197,40 @@ def test_numeric_comparisons(bound: int, value: int, as_text: bool) -> None:
     assert matches({"s": {"N|lte": bound}, "condition": "s"}, event) == (value <= bound)
     assert matches({"s": {"N|gt": bound}, "condition": "s"}, event) == (value > bound)
     assert matches({"s": {"N|gte": bound}, "condition": "s"}, event) == (value >= bound)
+
+
+GUARDED = [
+    r"\w+`(?:\w+|-|.)`[\w+|\s]",
+    r'"(?:\{\d\})+"\s*-f',
+    r"(?i)\$\{`?e`?n`?v`?:`?p`?a`?t`?h`?\}",
+    r"(?:ab|cd)+xyz[0-9]{2,}",
+    r"^(Get|Set)-Item(Property)?\s+HKLM:",
+]
+
+
+@SETTINGS
+@given(data=st.data(), pattern=st.sampled_from(GUARDED), ignore_case=st.booleans())
+def test_regex_guard_text_occurs_in_every_match(
+    data: st.DataObject, pattern: str, ignore_case: bool
+) -> None:
+    flags = re.IGNORECASE if ignore_case else 0
+    text = data.draw(st.from_regex(re.compile(pattern, flags)))
+    guard = regex_guard(pattern, flags)
+
+    assert guard is not None
+    needed, lowered = guard
+    assert needed in (text.lower() if lowered else text)
+
+
+@SETTINGS
+@given(
+    texts=st.lists(
+        st.text(alphabet="ab\u00e9\u0436\U0001f600", min_size=1, max_size=3), min_size=1
+    ),
+    value=st.text(alphabet="ab\u00e9\u0436\U0001f600 ", max_size=12),
+)
+def test_any_substring_is_any_in(texts: list[str], value: str) -> None:
+    test = any_substring(texts)
+
+    assert test is not None
+    assert test(value) == any(text in value for text in texts)

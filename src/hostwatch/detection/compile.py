@@ -43,6 +43,7 @@ from hostwatch.detection.patterns import (
     StringTest,
     UnusableValue,
     any_substring,
+    regex_guard,
     string_test,
 )
 from hostwatch.detection.view import View
@@ -307,18 +308,32 @@ def _regex_leaf(name: str, value: SigmaRegularExpression) -> Node:
     flags = 0
     for flag in value.flags:
         flags |= _REGEX_FLAGS[flag]
+    pattern = str(value.regexp)
     try:
-        search = re.compile(str(value.regexp), flags).search
+        search = re.compile(pattern, flags).search
     except re.error as exc:
         raise UnusableValue(f"field {name!r}: invalid regular expression: {exc}") from exc
+    guard = regex_guard(pattern, flags)
+    needed, lowered = guard if guard is not None else ("", False)
+    if lowered and not needed.isascii():
+        needed = ""  # Unicode case rules of `re` differ from str.lower(): no guard then
+
+    def decide(text: str) -> bool:
+        if needed:
+            if not lowered:
+                if needed not in text:
+                    return False
+            elif text.isascii() and needed not in text.lower():
+                return False
+        return search(text) is not None
 
     def test(view: View, low: Lowered) -> bool:
         raw = _text(view.get(name))
         if raw is None:
             return False
         if raw.__class__ is list:
-            return any(search(item) is not None for item in raw)
-        return search(raw) is not None
+            return any(decide(item) for item in raw)
+        return decide(raw)
 
     return Node("regex", test, field=name)
 

@@ -9,6 +9,7 @@ lowered pattern with the lowered value.
 from __future__ import annotations
 
 import re
+import re._parser as re_parser  # the regex parser of the standard library
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
@@ -127,6 +128,15 @@ def any_substring(texts: Iterable[str]) -> Callable[[str], bool] | None:
         return None
     if "" in unique:
         return lambda value: True
+    test = _any_substring(unique)
+    if all(not text.isascii() for text in unique):
+        # Lists of emoji or look-alike letters: plain ASCII text holds none of them, and
+        # `isascii` decides that far faster than a scan.
+        return lambda value: not value.isascii() and test(value)
+    return test
+
+
+def _any_substring(unique: tuple[str, ...]) -> Callable[[str], bool]:
     if len(unique) < AUTOMATON_FROM:
 
         def loop(value: str) -> bool:
@@ -148,3 +158,43 @@ def any_substring(texts: Iterable[str]) -> Callable[[str], bool] | None:
         return False
 
     return scan
+
+
+def regex_guard(pattern: str, flags: int) -> tuple[str, bool] | None:
+    """The longest text every match of `pattern` contains, and whether to compare it lowered.
+
+    Read from the parsed pattern: runs of literal characters that are not optional, at the
+    top level or inside groups and repeats that must occur. A cheap `in` test on it spares
+    running the expression on most values. None when no such text is known.
+    """
+    try:
+        parsed = re_parser.parse(pattern, flags)
+    except (re.error, RecursionError):
+        return None
+    runs: list[str] = []
+    _required_runs(list(parsed), runs)
+    longest = max(runs, key=len, default="")
+    if not longest:
+        return None
+    ignore_case = bool(parsed.state.flags & re.IGNORECASE)
+    return (longest.lower() if ignore_case else longest), ignore_case
+
+
+def _required_runs(items: list[tuple[object, object]], runs: list[str]) -> None:
+    current: list[str] = []
+    for op, argument in items:
+        name = str(op)
+        if name == "LITERAL" and isinstance(argument, int):
+            current.append(chr(argument))
+            continue
+        if current:
+            runs.append("".join(current))
+            current = []
+        if name == "SUBPATTERN" and isinstance(argument, tuple):
+            _required_runs(list(argument[-1]), runs)
+        elif name in ("MAX_REPEAT", "MIN_REPEAT") and isinstance(argument, tuple):
+            low, _, body = argument
+            if isinstance(low, int) and low >= 1:
+                _required_runs(list(body), runs)
+    if current:
+        runs.append("".join(current))
