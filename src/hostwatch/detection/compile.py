@@ -82,17 +82,28 @@ def _text(value: Any) -> Any:
     return str(value)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Node:
-    """One element of a compiled condition: its kind, its parts and the closure deciding it."""
+    """One element of a compiled condition: its kind, its parts and the closure deciding it.
+
+    A string leaf builds its closure only when asked: most sit in value lists, which one
+    closure for the whole list decides (`_string_set`), and unused closures cost memory.
+    """
 
     kind: str  # "and", "or", "not", "string", "keyword", or another leaf kind
-    test: Predicate
+    predicate: Predicate | None
     children: list[Node] = field(default_factory=list)
     field: str | None = None
     string: StringTest | None = None
     # For "number" leaves: the number, which also decides equality with an exact value.
     number: int | float | None = None
+
+    @property
+    def test(self) -> Predicate:
+        if self.predicate is None:
+            assert self.field is not None and self.string is not None
+            self.predicate = _string_predicate(self.field, self.string)
+        return self.predicate
 
 
 def compile_condition(item: Any) -> Node:
@@ -200,6 +211,11 @@ def _string_set(name: str, tests: list[StringTest], children: list[Node]) -> Nod
 
 
 def _string_leaf(name: str, test_: StringTest) -> Node:
+    return Node("string", None, field=name, string=test_)
+
+
+def _string_predicate(name: str, test_: StringTest) -> Predicate:
+    matches = test_.matches
     if test_.cased:
 
         def cased(view: View, low: Lowered) -> bool:
@@ -207,12 +223,10 @@ def _string_leaf(name: str, test_: StringTest) -> Node:
             if value is None:
                 return False
             if value.__class__ is list:
-                return any(test_.matches(item) for item in value)
-            return test_.matches(value)
+                return any(matches(item) for item in value)
+            return matches(value)
 
-        return Node("string", cased, field=name, string=test_)
-
-    matches = test_.matches
+        return cased
 
     def lowered(view: View, low: Lowered) -> bool:
         value = low[name]
@@ -222,7 +236,7 @@ def _string_leaf(name: str, test_: StringTest) -> Node:
             return any(matches(item) for item in value)
         return matches(value)
 
-    return Node("string", lowered, field=name, string=test_)
+    return lowered
 
 
 def _numeric(value: Any) -> float | None:
