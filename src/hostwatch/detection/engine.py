@@ -12,14 +12,21 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import ahocorasick
 
 from hostwatch.detection.compile import Lowered, Predicate
-from hostwatch.detection.requirements import allowed_values, required_literals, residual_test
+from hostwatch.detection.patterns import any_substring
+from hostwatch.detection.requirements import (
+    Literal,
+    allowed_values,
+    required_groups,
+    residual_test,
+    sharpest,
+)
 from hostwatch.detection.rules import CompiledRule, RuleInfo
 from hostwatch.detection.view import View, product_of, sigma_view
 
@@ -49,6 +56,21 @@ class _Entry:
     channels: frozenset[str] | None
     event_ids: frozenset[str] | None
     literals: frozenset[tuple[str | None, str]] | None
+    # The other groups of required text, checked once the index has chosen the version:
+    # (field, test) pairs, each group's field tests to be passed by one of them.
+    extra: tuple[tuple[tuple[str, Callable[[str], bool]], ...], ...]
+
+    def passes_extra(self, low: Lowered) -> bool:
+        for group in self.extra:
+            for name, test in group:
+                value = low[name]
+                if value is not None and test(
+                    value if value.__class__ is str else "\x00".join(value)
+                ):
+                    break
+            else:
+                return False
+        return True
 
 
 class _Bucket:
@@ -98,7 +120,28 @@ class _Bucket:
         if not chosen:
             return self.always
         entries = self._entries
-        return self.always + [entries[i] for i in sorted(chosen)]
+        return self.always + [
+            entries[i]
+            for i in sorted(chosen)
+            if not entries[i].extra or entries[i].passes_extra(low)
+        ]
+
+
+def _group_test(
+    group: frozenset[Literal],
+) -> tuple[tuple[str, Callable[[str], bool]], ...] | None:
+    """The group as (field, any-of-its-texts test) pairs; None for keyword (any field) groups."""
+    by_field: dict[str, list[str]] = defaultdict(list)
+    for name, text in group:
+        if name is None:
+            return None
+        by_field[name].append(text)
+    tests = []
+    for name, texts in sorted(by_field.items()):
+        test = any_substring(texts)
+        assert test is not None
+        tests.append((name, test))
+    return tuple(tests)
 
 
 def _joined(value: Any) -> str:
@@ -123,6 +166,8 @@ class Detector:
             self.rules[rule.info.id] = rule.info
             for version in rule.versions:
                 node = version.node
+                groups = required_groups(node)
+                best = sharpest(groups) if groups else None
                 self._entries.append(
                     _Entry(
                         rule_id=rule.info.id,
@@ -131,7 +176,12 @@ class Detector:
                         product=rule.info.product,
                         channels=allowed_values(node, "Channel"),
                         event_ids=allowed_values(node, "EventID"),
-                        literals=required_literals(node),
+                        literals=best,
+                        extra=tuple(
+                            test
+                            for test in (_group_test(g) for g in groups if g is not best)
+                            if test is not None
+                        ),
                     )
                 )
         self._buckets: dict[tuple[str | None, str | None, str | None], _Bucket] = {}

@@ -56,30 +56,48 @@ def allowed_values(node: Node, name: str) -> Values:
 
 def required_literals(node: Node) -> Literals:
     """Pairs of which one occurs in every event `node` matches, or ANY when none are known."""
+    groups = required_groups(node)
+    return sharpest(groups) if groups else ANY
+
+
+def required_groups(node: Node) -> list[frozenset[Literal]]:
+    """Groups of (field, text) pairs: every event `node` matches holds one pair of each group.
+
+    The conjuncts of an AND each give their groups; an OR gives one group, the union of
+    the sharpest group of each branch (none when a branch has none).
+    """
     kind = node.kind
     if kind == "and":
-        best: Literals = ANY
+        found: list[frozenset[Literal]] = []
         for child in node.children:
-            found = required_literals(child)
-            if found is not None and (best is None or _score(found) > _score(best)):
-                best = found
-        return best
+            for group in required_groups(child):
+                if group not in found:
+                    found.append(group)
+        return found
     if kind == "or":
         union: set[Literal] = set()
         for child in node.children:
-            found = required_literals(child)
-            if found is None:
-                return ANY
-            union |= found
-        return frozenset(union)
+            groups = required_groups(child)
+            if not groups:
+                return []
+            union.update(sharpest(groups))
+        return [frozenset(union)]
     if kind in ("string", "keyword") and node.string is not None:
         if node.field in INDEXED_FIELDS:
-            return ANY
+            return []
         text = literal_of(node.string)
         if len(text) < MIN_LITERAL:
-            return ANY
-        return frozenset({(node.field, text)})
-    return ANY
+            return []
+        return [frozenset({(node.field, text)})]
+    return []
+
+
+def sharpest(groups: list[frozenset[Literal]]) -> frozenset[Literal]:
+    best = groups[0]
+    for group in groups[1:]:
+        if _score(group) > _score(best):
+            best = group
+    return best
 
 
 def _score(literals: frozenset[Literal]) -> tuple[int, int]:
