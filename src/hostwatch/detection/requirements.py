@@ -1,8 +1,9 @@
 """What a compiled condition requires of an event, read from its tree for the rule index.
 
 Two facts are drawn, each a necessary condition (never sufficient; the rule is still run):
-the values a field such as `Channel` or `EventID` can have in a matching event, and a set
-of (field, text) pairs of which at least one must occur as lowered text in a matching event.
+the values a field such as `Channel` or `EventID` can have in a matching event, and groups
+of (field, text) pairs such that a matching event holds, as lowered text, one pair of
+every group. Also the test left once the index has done its part (`residual_test`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ INDEXED_FIELDS = frozenset({"Channel", "EventID"})
 
 # (field or None for any field, lowered text)
 Literal = tuple[str | None, str]
-Literals = frozenset[Literal] | None
 
 
 def allowed_values(node: Node, name: str) -> Values:
@@ -52,12 +52,6 @@ def allowed_values(node: Node, name: str) -> Values:
         if test.shape is Shape.EQUALS and not test.cased:
             return frozenset({test.text})
     return ANY
-
-
-def required_literals(node: Node) -> Literals:
-    """Pairs of which one occurs in every event `node` matches, or ANY when none are known."""
-    groups = required_groups(node)
-    return sharpest(groups) if groups else ANY
 
 
 def required_groups(node: Node) -> list[frozenset[Literal]]:
