@@ -76,3 +76,15 @@ def test_event_without_channel_meets_no_windows_rule(detector: Detector) -> None
     indexed, _ = detector.considered(view)
 
     assert indexed == 0
+
+
+def test_channels_and_event_ids_no_rule_names_share_one_bucket(
+    all_rules: tuple[list[CompiledRule], LoadReport],
+) -> None:
+    detector = Detector(all_rules[0])
+    views = [_view(f"Made-Up-Channel-{n}/Operational", 60000 + n, Data="x") for n in range(50)]
+
+    results = [detector.match_view(view) for view in views]
+
+    assert results == [[]] * 50
+    assert len(detector._buckets) == 1

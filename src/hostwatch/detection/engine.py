@@ -5,7 +5,11 @@ can only match events of some channels and event ids, read from its condition, s
 is handed only the versions its (product, channel, event id) allows; that list is built once
 per key and kept. Second, text: most versions require one of a few literal strings in a
 field (`Image` ending in `\\rundll32.exe` needs "\\rundll32.exe" in `Image`); a version runs
-only when one of its literals is in the event. Versions with no such literal always run.
+only when an automaton finds one of its literals in the event, and the other groups of text
+it requires are there too. Versions that require no literal always run.
+
+A detector may be shared by threads: its only mutable state is the cache of index buckets,
+where a race builds the same bucket twice.
 """
 
 from __future__ import annotations
@@ -34,6 +38,12 @@ log = logging.getLogger(__name__)
 
 # Field name used in literal requirements of keyword (field-less) searches: any field.
 ANY_FIELD = None
+# The bucket key part of a channel or event id that no rule names (NUL is in no such name).
+_OTHER = "\x00other"
+
+
+def _named(sets: Iterable[frozenset[str] | None]) -> frozenset[str]:
+    return frozenset(value for values in sets if values is not None for value in values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +195,9 @@ class Detector:
                     )
                 )
         self._buckets: dict[tuple[str | None, str | None, str | None], _Bucket] = {}
+        # Values no rule names share one bucket, so that event data cannot grow the cache.
+        self._channels = _named(entry.channels for entry in self._entries)
+        self._event_ids = _named(entry.event_ids for entry in self._entries)
 
     @property
     def versions(self) -> int:
@@ -207,10 +220,12 @@ class Detector:
     def _bucket_of(self, view: View) -> _Bucket:
         channel = view.get("Channel")
         event_id = view.get("EventID")
+        lowered = channel.lower() if channel.__class__ is str else None
+        number = None if event_id is None else str(event_id)
         key = (
             product_of(view),
-            channel.lower() if channel.__class__ is str else None,
-            None if event_id is None else str(event_id),
+            lowered if lowered is None or lowered in self._channels else _OTHER,
+            number if number is None or number in self._event_ids else _OTHER,
         )
         return self._buckets.get(key) or self._bucket(key)
 
