@@ -17,6 +17,10 @@ from enum import Enum
 import ahocorasick
 from sigma.types import Placeholder, SigmaString, SpecialChars
 
+# Limitation: "without case" is str.lower() of both sides. A few characters lower
+# differently in context (Greek final sigma) or to two characters (Turkish dotted I), so a
+# `?` or an equality across them can differ from a Unicode case-folding comparison.
+
 
 class Shape(Enum):
     EQUALS = "equals"
