@@ -3,7 +3,7 @@
 from hostwatch.auth.models import ApiToken, AuditEntry, LoginSession, User
 from hostwatch.db.base import Base
 from hostwatch.devices.models import AgentCredential, Device, DeviceTag, EnrollToken, Software
-from hostwatch.events.models import Event
+from hostwatch.events.models import Event, EventCountMark, EventHourCount
 
 __all__ = [
     "AgentCredential",
@@ -14,6 +14,8 @@ __all__ = [
     "DeviceTag",
     "EnrollToken",
     "Event",
+    "EventCountMark",
+    "EventHourCount",
     "LoginSession",
     "Software",
     "User",
