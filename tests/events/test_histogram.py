@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 from collections import Counter
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import delete
 
-from hostwatch.db.engine import transaction
+from hostwatch.db import migrate
+from hostwatch.db.engine import make_engine, make_session_factory, transaction
+from hostwatch.devices.models import Device
 from hostwatch.errors import RangeTooLong
-from hostwatch.events.histogram import EPOCH, MAX_BUCKETS, buckets_for
+from hostwatch.events.histogram import EPOCH, MAX_BUCKETS, buckets_for, fold_sqlite, histogram
 from hostwatch.events.models import Event
+from hostwatch.events.store import SqlEventStore
+from hostwatch.events.timeline import make_filters
 from tests.events.data import BASE, add_events, at, ev, iso
 from tests.helpers import Api, enroll
 
@@ -206,3 +212,39 @@ def test_histogram_stays_exact_when_events_are_deleted_and_ids_freed(
 
     assert after_delete == ("1h", _expected(kept, start, end, timedelta(hours=1)))
     assert after_insert == ("1h", _expected(kept + fresh, start, end, timedelta(hours=1)))
+
+
+def test_histogram_on_sqlite_stays_exact_while_another_writer_holds_the_lock(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'busy.db'}")
+    migrate.upgrade(engine)
+    sessions = make_session_factory(engine)
+    device_id = "00000000-0000-4000-8000-0000000000bb"
+    with transaction(sessions) as session:
+        session.add(Device(id=device_id, hostname="ws-busy"))
+        session.flush()
+        SqlEventStore().add_many(
+            session,
+            [
+                {"device_id": device_id, "dedupe_key": f"b{m}", "source": "test", **ev(m * 7.0)}
+                for m in range(300)
+            ],
+        )
+    other = sqlite3.connect(tmp_path / "busy.db", isolation_level=None)
+
+    other.execute("BEGIN IMMEDIATE")
+    skipped = fold_sqlite(engine, wait_ms=50)
+    with sessions() as session:
+        filters = make_filters(session, device_id, start=at(0), end=at(300 * 7))
+        while_locked = histogram(session, filters).totals
+    other.execute("ROLLBACK")
+    folded = fold_sqlite(engine)
+    with sessions() as session:
+        after_fold = histogram(session, filters).totals
+    other.close()
+    engine.dispose()
+
+    assert skipped == -1
+    assert while_locked == after_fold == {"file": 300}
+    assert folded == 300

@@ -306,7 +306,7 @@ def _rollup_counts(
 
     if session.get_bind().dialect.name == "sqlite":
         # Limitation: the first histogram after a bulk load on SQLite reads the new events
-        # twice, to count them from its snapshot and to fold them: about 2 s per million
+        # twice, to count them from its snapshot and to fold them: 2 to 4 s per million
         # new events on the benchmark machine. Later ones read the rollup alone.
         mark = session.scalar(select(EventCountMark.last_id)) or 0
         if (session.scalar(select(func.max(Event.id))) or 0) > mark:
