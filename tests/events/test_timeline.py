@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 
@@ -75,6 +76,79 @@ def test_timeline_text_search_treats_like_wildcards_as_text(
     assert _ids(api, url + "%25", viewer) == [ids["percent"]]
     assert _ids(api, url + "y_t", viewer) == [ids["under"]]
     assert _ids(api, url + "%5Ca%5C", viewer) == [ids["slash"]]
+
+
+def _search(api: Api, device: str, headers: dict[str, str], term: str) -> dict[str, object]:
+    """What the list, the histogram and the export each find for `term` in minutes 0-9."""
+    span = f"from={iso(at(0))}&to={iso(at(10))}&q={quote(term, safe='')}"
+    base = f"/api/devices/{device}/timeline"
+    listed = _ids(api, f"{base}?order=oldest&{span}", headers)
+    counted = api.client.get(f"{base}/histogram?{span}", headers=headers).json()["totals"]
+    exported = api.client.get(f"{base}/export?{span}&fields=id", headers=headers)
+    assert exported.status_code == 200, exported.text
+    return {
+        "list": listed,
+        "histogram": sum(counted.values()),
+        "export": [int(line) for line in exported.text.split()[1:]],
+    }
+
+
+def _found(ids: list[int]) -> dict[str, object]:
+    return {"list": ids, "histogram": len(ids), "export": ids}
+
+
+def test_timeline_text_search_finds_the_same_events_in_list_histogram_and_export(
+    api: Api, viewer: dict[str, str], device: str
+) -> None:
+    ids = add_events(
+        api,
+        device,
+        ev(1, "file", key="accents", target_file="C:\\Users\\ZOË\\café.txt"),
+        ev(2, "process", key="quotes", process_command_line='say "it\'s" 50%_off \\ ok'),
+        ev(3, "logon", key="last_column", user="CORP\\zed"),
+        ev(4, "dns", key="digit", dns_name="x7.example"),
+        ev(
+            5, "process", key="split", process_command_line="foo", parent_process_command_line="bar"
+        ),
+        ev(6, "process", key="unit_sep", process_command_line="a\x1fb"),
+        ev(7, "network", key="nothing", remote_address="10.0.0.7"),
+    )
+
+    # Letters fold as LIKE folds them on each engine; here, ASCII letters around the rest.
+    assert _search(api, device, viewer, "zoË\\CAFé") == _found([ids["accents"]])
+    assert _search(api, device, viewer, '"IT\'S" 50%_OFF \\') == _found([ids["quotes"]])
+    assert _search(api, device, viewer, "ZED") == _found([ids["last_column"]])
+    assert _search(api, device, viewer, "7") == _found([ids["digit"]])
+    assert _search(api, device, viewer, "x7") == _found([ids["digit"]])
+    assert _search(api, device, viewer, "%") == _found([ids["quotes"]])
+    # Columns are searched one by one: no match spans two of them.
+    assert _search(api, device, viewer, "foobar") == _found([])
+    assert _search(api, device, viewer, "foo\x1fbar") == _found([])
+    assert _search(api, device, viewer, "a\x1fb") == _found([ids["unit_sep"]])
+    assert _search(api, device, viewer, "mimikatz") == _found([])
+
+
+def test_timeline_text_search_with_a_short_term_pages_through_every_match(
+    api: Api, viewer: dict[str, str], device: str
+) -> None:
+    ids = add_events(
+        api,
+        device,
+        *[ev(i / 10, "dns", key=f"hit{i}", dns_name=f"q{i}.Zq.example") for i in range(7)],
+        *[ev(i / 10 + 0.05, "dns", key=f"miss{i}", dns_name=f"q{i}.example") for i in range(7)],
+    )
+    url = f"/api/devices/{device}/timeline?order=oldest&from={iso(at(0))}&to={iso(at(10))}"
+
+    seen: list[int] = []
+    cursor = ""
+    for _ in range(5):
+        response = api.client.get(f"{url}&q=zQ&limit=3{cursor}", headers=viewer).json()
+        seen += [item["id"] for item in response["items"]]
+        if not response["next_cursor"]:
+            break
+        cursor = f"&cursor={response['next_cursor']}"
+
+    assert seen == [ids[f"hit{i}"] for i in range(7)]
 
 
 def test_timeline_default_range_is_the_week_up_to_the_newest_event(

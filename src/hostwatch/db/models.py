@@ -3,7 +3,7 @@
 from hostwatch.auth.models import ApiToken, AuditEntry, LoginSession, User
 from hostwatch.db.base import Base
 from hostwatch.devices.models import AgentCredential, Device, DeviceTag, EnrollToken, Software
-from hostwatch.events.models import Event
+from hostwatch.events.models import Event, EventCountMark, EventHourCount
 from hostwatch.vulns.models import (
     Advisory,
     AdvisoryLink,
@@ -27,6 +27,8 @@ __all__ = [
     "DeviceTag",
     "EnrollToken",
     "Event",
+    "EventCountMark",
+    "EventHourCount",
     "Finding",
     "LoginSession",
     "Software",
