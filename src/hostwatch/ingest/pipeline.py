@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 PART_ROWS = 1_000
 # Files handed to each worker ahead of the one it reads.
-FILES_AHEAD = 2
+FILES_AHEAD = 4
 _STOP_SECONDS = 5.0
 
 
@@ -108,7 +108,8 @@ def read_file(source: EvtxSource, file: int, dialect: str, part_rows: int) -> It
                 event.row["fields"]["nul_removed"] = True
             row = prepare(event.row, dialect)
             part.rows.append(row)
-            part.computers.append(event.computer)
+            # Interned, so that a part pickles each computer name once.
+            part.computers.append(sys.intern(event.computer))
             part.places.append((raw.chunk, raw.record_id))
             if event.logon is not None or event.own_addresses:
                 addresses = usable_addresses(event.own_addresses)
@@ -162,10 +163,26 @@ def _work(channel: Connection, worker: int, dialect: str, part_rows: int) -> Non
     # as often as the default thresholds ask costs a tenth of the worker's time.
     gc.set_threshold(50_000, 20, 20)
     started = time.process_time()
-    while (task := channel.recv()) is not None:
+    # Messages go out in bundles of about a part's rows: a small file's part and end are
+    # not worth a send each. A bundle also goes out before the worker waits for work.
+    bundle: list[Message] = []
+    rows = 0
+    while True:
+        if bundle and not channel.poll():
+            channel.send(bundle)
+            bundle, rows = [], 0
+        task = channel.recv()
+        if task is None:
+            break
         file, source = task
         for message in read_file(source, file, dialect, part_rows):
-            channel.send(message)
+            bundle.append(message)
+            if isinstance(message, Part):
+                rows += len(message.rows)
+            if rows >= part_rows:
+                channel.send(bundle)
+                bundle, rows = [], 0
+    channel.send(bundle)
     channel.send(_WorkerEnd(worker, time.process_time() - started))
 
 
@@ -237,7 +254,7 @@ class Workers:
                 channel = cast(Connection, ready)
                 worker = open_channels[channel]
                 try:
-                    message = channel.recv()
+                    received = channel.recv()
                 except (EOFError, OSError):
                     del open_channels[channel]
                     self._processes[worker].join(_STOP_SECONDS)
@@ -245,14 +262,15 @@ class Workers:
                     log.error("EVTX reader %d stopped with exit code %s", worker, code)
                     self.died.append(code)
                     continue
-                if isinstance(message, _WorkerEnd):
+                if isinstance(received, _WorkerEnd):
                     del open_channels[channel]
-                    self.cpu_seconds += message.cpu_seconds
+                    self.cpu_seconds += received.cpu_seconds
                     continue
-                if isinstance(message, FileEnd):
-                    self._assigned[worker] -= 1
-                    self._hand_out(worker)
-                yield message
+                for message in received:
+                    if isinstance(message, FileEnd):
+                        self._assigned[worker] -= 1
+                        self._hand_out(worker)
+                    yield message
 
     def __exit__(
         self,
