@@ -124,11 +124,15 @@ class _Import:
     server_cpu: float = 0.0
 
 
-def full_import(files: list[Path], rounds: int, databases: _Databases) -> _Import:
+def full_import(
+    files: list[Path], rounds: int, databases: _Databases, workers: int | None
+) -> _Import:
     measured = _Import()
+    # Older importers read in this process only and take no `workers`.
+    options = {} if workers is None else {"workers": workers}
     for _ in range(rounds):
         engine = make_engine(databases.fresh())
-        importer = EvtxImporter(make_session_factory(engine))
+        importer = EvtxImporter(make_session_factory(engine), **options)
         started, cpu = time.perf_counter(), time.process_time()
         summary = importer.run(files)
         measured.seconds += time.perf_counter() - started
@@ -164,6 +168,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--json", action="store_true", help="print the medians as JSON too")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="worker processes (default: the importer's)"
+    )
     args = parser.parse_args()
 
     files = _files()
@@ -182,7 +189,9 @@ def main() -> None:
                     records, seconds = parse_only(files, args.rounds, decode)
                     parsed[name].append(seconds)
                 for engine in engines:
-                    imports[engine].append(full_import(files, args.rounds, databases[engine]))
+                    imports[engine].append(
+                        full_import(files, args.rounds, databases[engine], args.workers)
+                    )
         finally:
             for made in databases.values():
                 made.drop_all()

@@ -86,7 +86,8 @@ class EvtxImporter:
         workers: int | None = None,
     ) -> None:
         """`workers`: processes that read the files, 0 to read them in this one; by default
-        one per CPU up to MAX_WORKERS, none for a small import."""
+        as many as CPUs are free beside this one (up to MAX_WORKERS), none for a small
+        import."""
         self.sessions = sessions
         self.store = store or SqlEventStore()
         self.batch_size = batch_size
@@ -118,6 +119,8 @@ class EvtxImporter:
                 for message in messages:
                     if isinstance(message, Part):
                         self._records += message.records
+                        # So far: a file whose reader dies keeps the count of what came.
+                        summary.files[message.file].records += message.records
                         self._add(message)
                     else:
                         self._end_file(message)
@@ -167,7 +170,13 @@ class EvtxImporter:
             return min(self.workers, len(sources))
         if sum(source.size for source in sources) < WORKERS_FROM_BYTES:
             return 0
-        return min(os.cpu_count() or 1, MAX_WORKERS, len(sources))
+        # A worker pays only where a CPU would otherwise idle: on a busy machine it shares
+        # this process's CPUs, and handing rows over costs about a third more CPU time
+        # (bench/RESULTS.md). The last minute's load average, which counts this import's
+        # own earlier work too, tells whether one was free; this process needs one.
+        cpus = os.cpu_count() or 1
+        free = cpus - os.getloadavg()[0]
+        return max(0, min(MAX_WORKERS, len(sources), cpus - 1, int(free + 0.5)))
 
     def _add(self, part: Part) -> None:
         """Adds the part to the open batch, written once WRITE_ROWS rows wait and committed
