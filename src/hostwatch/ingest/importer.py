@@ -1,20 +1,20 @@
 """EVTX import: each record becomes an event of the device its Computer names, stored in batches.
 
-A batch is one transaction: its devices, events and device facts are committed together or
-not at all, and batches committed before a failure stay. Events are plain dicts handed to
-the event store (bulk writes, duplicates skipped by the database), never ORM
-objects, and each device is looked up once per import.
+Files are read, normalized and made into event rows by hostwatch.ingest.pipeline, in
+worker processes when a CPU is free, else in this process; this module writes them. A
+batch is one transaction: its devices, events and device facts are committed together or
+not at all, and batches committed before a failure (or Ctrl-C) stay. A batch stays open
+while rows come, written every WRITE_ROWS rows and committed at batch_size rows, so that
+writing overlaps reading without a commit per file. Devices are looked up once per import,
+all the new names of a write at once.
 
-Limitation: a full import takes about 6x (SQLite) and 8x (PostgreSQL) the time the parser
-alone needs (bench/evtx_import.py, 75,160 records), not the 2.5x the issue asks for. Beyond
-the parse itself (1x), measured on a quiet machine: normalizing 0.95x, reading checks 0.35x,
-bookkeeping 0.2x, the store's row values (fields as JSON text, times) 0.7x to 0.8x, creating
-the 44 devices of the shared logs 0.7x (SQLite) or 1.2x (PostgreSQL), the database writing
-each row into the events table and its six indexes 1.05x (SQLite) or 2.7x (PostgreSQL:
-COPY, then INSERT ... ON CONFLICT with its foreign key check, mostly server time), and per
-batch the device lock, device facts and commit 0.9x (SQLite, of which the commit's WAL
-writes 0.6x) or 0.5x (PostgreSQL). The database's share alone exceeds the 1.5x the target
-leaves beyond parsing.
+Limitation: a full import takes about 4x (SQLite) and 5x (PostgreSQL) the time the parser
+alone needs (bench/evtx_import.py, 75,160 records), not the 2.5x the issue asks for. The
+database's own work, which one writer does alone, is about 2x on SQLite (inserting into
+the events table and its six indexes, then the commit's WAL writes) and more on PostgreSQL
+(its server process parses each row's JSON and updates the same indexes); with reading
+and normalizing (about 2.5x of CPU time) overlapped on a second CPU, 2 CPUs cannot go
+below about 3x (SQLite) and 4x (PostgreSQL). See bench/RESULTS.md.
 """
 
 from __future__ import annotations

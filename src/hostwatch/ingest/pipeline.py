@@ -1,6 +1,6 @@
 """EVTX files read, normalized and made into event rows, in worker processes or in this one.
 
-Parsing and normalizing a record costs more than writing it, and files are independent:
+Parsing and normalizing a record cost about as much as writing it, and files are independent:
 worker processes read them while the importer writes what they sent. A worker sends a file
 as parts of at most PART_ROWS rows, each row already in the event store's column order
 (`hostwatch.events.store.prepare`), and then the file's counts and problems. A worker
@@ -16,8 +16,11 @@ import gc
 import logging
 import multiprocessing
 import os
+import pickle
+import queue
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterator, Sequence
@@ -36,8 +39,14 @@ from hostwatch.ingest.windows_values import Logon, RecordError
 log = logging.getLogger(__name__)
 
 PART_ROWS = 1_000
-# Files handed to each worker ahead of the one it reads.
-FILES_AHEAD = 4
+# Files handed to each worker ahead of the one it reads: at least FILES_AHEAD, and as many
+# as make BYTES_AHEAD: the importer hands out more only between its writes, and a worker
+# of many small files would otherwise wait for it.
+FILES_AHEAD = 2
+BYTES_AHEAD = 16 * 1024**2
+# Bundles of about PART_ROWS rows taken in from workers ahead of the writer.
+INBOX_BUNDLES = 8
+_POLL_SECONDS = 0.2
 _STOP_SECONDS = 5.0
 
 
@@ -191,10 +200,11 @@ class Workers:
 
     Each worker has a pipe of its own, and nothing is shared between workers: a worker that
     dies (its pipe ends) takes no lock or message of another with it. Files are handed out
-    a few at a time, so that a worker with big files does not hold up the rest, and a
-    worker sends only as fast as the importer reads, which bounds memory. Use it as a
-    context manager: leaving it (also by Ctrl-C or an error) stops the workers. Files a
-    worker did not finish because it died get no FileEnd; the caller reports them.
+    a few at a time, so that a worker with big files does not hold up the rest. A thread
+    here takes in what workers send while the importer writes, up to INBOX_BUNDLES bundles,
+    so that workers read on meanwhile and memory stays bounded. Use it as a context
+    manager: leaving it (also by Ctrl-C or an error) stops the workers. Files a worker did
+    not finish because it died get no FileEnd; the caller reports them.
     """
 
     def __init__(
@@ -211,8 +221,15 @@ class Workers:
         self._processes: list[BaseProcess] = []
         self._channels: list[Connection] = []
         self._next = 0
-        # Files sent to each worker and not yet ended.
+        # Files sent to each worker and not yet ended, and their bytes.
         self._assigned: list[int] = []
+        self._assigned_bytes: list[int] = []
+        self._sizes: dict[int, int] = {}
+        self._inbox: queue.Queue[tuple[int, bytes | None]] = queue.Queue(INBOX_BUNDLES)
+        self._stop = threading.Event()
+        self._receiver = threading.Thread(
+            target=self._receive, name="hostwatch-evtx-inbox", daemon=True
+        )
 
     def __enter__(self) -> Workers:
         # Forked: a spawned process (and a forkserver's child) runs the main module again,
@@ -232,45 +249,72 @@ class Workers:
             self._processes.append(process)
             self._channels.append(ours)
             self._assigned.append(0)
-        for _ in range(FILES_AHEAD):
-            for worker in range(self.count):
-                self._hand_out(worker)
+            self._assigned_bytes.append(0)
+        for worker in range(self.count):
+            self._hand_out(worker)
+        self._receiver.start()
         return self
 
     def _hand_out(self, worker: int) -> None:
-        """Sends the worker its next file, or tells it to end when none is left."""
-        if self._next < len(self.sources):
-            self._channels[worker].send((self._next, self.sources[self._next]))
+        """Sends the worker files up to its share ahead, or tells it to end when none is left."""
+        while self._next < len(self.sources) and (
+            self._assigned[worker] < FILES_AHEAD or self._assigned_bytes[worker] < BYTES_AHEAD
+        ):
+            source = self.sources[self._next]
+            self._channels[worker].send((self._next, source))
+            self._sizes[self._next] = source.size
             self._next += 1
             self._assigned[worker] += 1
-        elif self._assigned[worker] == 0:
+            self._assigned_bytes[worker] += source.size
+        if self._next == len(self.sources) and self._assigned[worker] == 0:
             self._channels[worker].send(None)
             self._assigned[worker] = -1  # told to end
 
-    def __iter__(self) -> Iterator[Message]:
+    def _receive(self) -> None:
+        """The inbox thread: what each worker sends, as it comes; None when its pipe ends."""
         open_channels = {channel: worker for worker, channel in enumerate(self._channels)}
-        while open_channels:
-            for ready in wait(list(open_channels)):
+        while open_channels and not self._stop.is_set():
+            for ready in wait(list(open_channels), timeout=_POLL_SECONDS):
                 channel = cast(Connection, ready)
                 worker = open_channels[channel]
+                data: bytes | None
                 try:
-                    received = channel.recv()
+                    data = channel.recv_bytes()
                 except (EOFError, OSError):
+                    data = None
                     del open_channels[channel]
-                    self._processes[worker].join(_STOP_SECONDS)
-                    code = self._processes[worker].exitcode
-                    log.error("EVTX reader %d stopped with exit code %s", worker, code)
-                    self.died.append(code)
+                while not self._stop.is_set():
+                    try:
+                        self._inbox.put((worker, data), timeout=_POLL_SECONDS)
+                        break
+                    except queue.Full:
+                        continue
+
+    def __iter__(self) -> Iterator[Message]:
+        ended: set[int] = set()
+        while len(ended) < self.count:
+            worker, data = self._inbox.get()
+            if data is None:
+                # The pipe ended: after the worker's last message, or because it died.
+                if worker in ended:
                     continue
-                if isinstance(received, _WorkerEnd):
-                    del open_channels[channel]
-                    self.cpu_seconds += received.cpu_seconds
-                    continue
-                for message in received:
-                    if isinstance(message, FileEnd):
-                        self._assigned[worker] -= 1
-                        self._hand_out(worker)
-                    yield message
+                ended.add(worker)
+                self._processes[worker].join(_STOP_SECONDS)
+                code = self._processes[worker].exitcode
+                log.error("EVTX reader %d stopped with exit code %s", worker, code)
+                self.died.append(code)
+                continue
+            received = pickle.loads(data)  # noqa: S301 - from our own worker process
+            if isinstance(received, _WorkerEnd):
+                ended.add(received.worker)
+                self.cpu_seconds += received.cpu_seconds
+                continue
+            for message in received:
+                if isinstance(message, FileEnd):
+                    self._assigned[worker] -= 1
+                    self._assigned_bytes[worker] -= self._sizes.pop(message.file)
+                    self._hand_out(worker)
+                yield message
 
     def __exit__(
         self,
@@ -278,10 +322,13 @@ class Workers:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
+        self._stop.set()
         for process in self._processes:
             if process.is_alive():
                 process.terminate()
         for process in self._processes:
             process.join(_STOP_SECONDS)
+        if self._receiver.is_alive():
+            self._receiver.join(_STOP_SECONDS)
         for channel in self._channels:
             channel.close()
