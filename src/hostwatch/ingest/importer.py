@@ -8,13 +8,13 @@ while rows come, written every WRITE_ROWS rows and committed at batch_size rows,
 writing overlaps reading without a commit per file. Devices are looked up once per import,
 all the new names of a write at once.
 
-Limitation: a full import takes about 4x (SQLite) and 5x (PostgreSQL) the time the parser
-alone needs (bench/evtx_import.py, 75,160 records), not the 2.5x the issue asks for. The
-database's own work, which one writer does alone, is about 2x on SQLite (inserting into
-the events table and its six indexes, then the commit's WAL writes) and more on PostgreSQL
-(its server process parses each row's JSON and updates the same indexes); with reading
-and normalizing (about 2.5x of CPU time) overlapped on a second CPU, 2 CPUs cannot go
-below about 3x (SQLite) and 4x (PostgreSQL). See bench/RESULTS.md.
+Limitation: a full import takes about 5x (SQLite) and 6x to 7x (PostgreSQL) the time the
+parser alone needs (bench/evtx_import.py, 75,160 records), not the 2.5x the issue asks for.
+The database's own work, which one writer does alone, is about 2x on SQLite (inserting into
+the events table and its six indexes, then the commit's WAL writes), and on PostgreSQL the
+server's JSONB parsing and index updates add about 2x more; reading and normalizing cost
+about 2.3x of CPU time. Two CPUs cannot finish that in less than about 2.7x (SQLite) or
+3.5x (PostgreSQL); see bench/RESULTS.md.
 """
 
 from __future__ import annotations
