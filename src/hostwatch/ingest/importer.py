@@ -20,6 +20,7 @@ about 2.3x of CPU time. Two CPUs cannot finish that in less than about 2.7x (SQL
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -169,6 +170,10 @@ class EvtxImporter:
         if self.workers is not None:
             return min(self.workers, len(sources))
         if sum(source.size for source in sources) < WORKERS_FROM_BYTES:
+            return 0
+        # Limitation: workers are forked, so where fork is missing (Windows) files are read
+        # in this process.
+        if "fork" not in multiprocessing.get_all_start_methods():
             return 0
         # A worker pays only where a CPU would otherwise idle: on a busy machine it shares
         # this process's CPUs, and handing rows over costs about a third more CPU time
