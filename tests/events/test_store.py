@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
-from hostwatch.db.engine import make_session_factory, transaction
+from hostwatch.db.engine import make_engine, make_session_factory, transaction
 from hostwatch.devices.models import Device
 from hostwatch.events import store
 from hostwatch.events.models import Event
@@ -144,3 +146,48 @@ def test_store_raises_database_refusals_as_sqlalchemy_errors(
         _add(sessions, [_row(device, "a"), _row(device, "b", kind=None)])
 
     assert _stored(sessions) == []
+
+
+def test_store_keeps_fields_that_orjson_refuses(sessions: sessionmaker[Session]) -> None:
+    # orjson writes integers of at most 64 bits; the standard library takes the rest.
+    (device,) = _devices(sessions, "ws01")
+    fields = {"Huge": 2**70, "Name": "Zoë"}
+
+    _add(sessions, [_row(device, "a", fields=fields)])
+
+    (stored,) = _stored(sessions)
+    assert stored.fields == fields
+
+
+def test_store_skips_a_row_another_writer_stored_while_it_was_copying(
+    sessions: sessionmaker[Session], db_url: str
+) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite lets one writer in at a time")
+    (device,) = _devices(sessions, "ws01")
+    other_engine = make_engine(db_url)
+    other = make_session_factory(other_engine)
+    results: list[StoreResult] = []
+
+    # The other writer holds "b" uncommitted; this store does not see it when it checks,
+    # waits on it while copying, and finds it stored once the other commits.
+    with transaction(other) as holding:
+        SqlEventStore().add_many(holding, [_row(device, "b")])
+        writer = threading.Thread(
+            target=lambda: results.append(_add(sessions, [_row(device, "a"), _row(device, "b")]))
+        )
+        writer.start()
+        for _ in range(300):
+            if _lock_waits(other):
+                break
+            time.sleep(0.05)
+    writer.join(30)
+    other_engine.dispose()
+
+    assert results == [StoreResult(stored=1, duplicates=1, devices=frozenset({device}))]
+    assert [e.dedupe_key for e in _stored(sessions)] == ["a", "b"]
+
+
+def _lock_waits(sessions: sessionmaker[Session]) -> int:
+    with transaction(sessions, write=False) as session:
+        return session.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")) or 0

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import multiprocessing
+import threading
+import time
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event, func, select, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hostwatch.db.engine import transaction
+from hostwatch.db.engine import make_engine, make_session_factory, transaction
 from hostwatch.devices.models import Device
 from hostwatch.events.models import Event
-from hostwatch.events.store import SqlEventStore, StoreResult
-from hostwatch.ingest.importer import EvtxImporter
+from hostwatch.events.store import FIELDS, SqlEventStore, StoreResult
+from hostwatch.ingest.importer import EvtxImporter, Progress
 from hostwatch.ingest.summary import ImportSummary
 from tests.helpers import Api, enroll
 from tests.ingest.conftest import FOLDERS, all_samples, identity, raw_events, sample
@@ -253,11 +257,13 @@ class _FailingStore(SqlEventStore):
         self.calls = 0
         self.fail_on_calls = fail_on_calls
 
-    def add_many(self, session: Session, rows: Sequence[dict[str, Any]]) -> StoreResult:
+    def add_prepared(
+        self, session: Session, by_device: Mapping[str, Sequence[list[Any]]]
+    ) -> StoreResult:
         self.calls += 1
         if self.calls in self.fail_on_calls:
             raise sa_exc.OperationalError("INSERT INTO events", {}, ConnectionError("gone"))
-        return super().add_many(session, rows)
+        return super().add_prepared(session, by_device)
 
 
 class _RefusingStore(SqlEventStore):
@@ -266,10 +272,13 @@ class _RefusingStore(SqlEventStore):
     def __init__(self, record_id: int) -> None:
         self.record_id = record_id
 
-    def add_many(self, session: Session, rows: Sequence[dict[str, Any]]) -> StoreResult:
-        if any(row["fields"]["event_record_id"] == self.record_id for row in rows):
+    def add_prepared(
+        self, session: Session, by_device: Mapping[str, Sequence[list[Any]]]
+    ) -> StoreResult:
+        fields = [json.loads(row[FIELDS]) for rows in by_device.values() for row in rows]
+        if any(each["event_record_id"] == self.record_id for each in fields):
             raise sa_exc.DataError("INSERT INTO events", {}, ValueError("value refused"))
-        return super().add_many(session, rows)
+        return super().add_prepared(session, by_device)
 
 
 def test_a_failed_batch_loses_neither_earlier_nor_later_batches(
@@ -326,3 +335,136 @@ def test_batch_size_changes_nothing_stored(
     summary = _import(sessions, sample(DISCOVERY), sample(SERVICE), batch_size=batch_size)
 
     assert summary.stored == _count(sessions) == summary.records
+
+
+def _events_by_device(sessions: sessionmaker[Session]) -> list[tuple[Any, ...]]:
+    columns = (
+        Event.dedupe_key,
+        Event.time,
+        Event.kind,
+        Event.action_type,
+        Event.user,
+        Event.process_id,
+        Event.process_image,
+        Event.process_command_line,
+        Event.target_file,
+        Event.remote_address,
+        Event.fields,
+    )
+    with transaction(sessions, write=False) as session:
+        rows = session.execute(select(Device.hostname, *columns).join(Device)).all()
+    return sorted(tuple(row) for row in rows)
+
+
+def _device_facts(sessions: sessionmaker[Session]) -> list[tuple[Any, ...]]:
+    with transaction(sessions, write=False) as session:
+        devices = session.scalars(select(Device)).all()
+        # Addresses in the order they were found, which depends on the order files are read.
+        return sorted(
+            (
+                d.hostname,
+                d.fqdn,
+                d.first_seen,
+                d.last_seen,
+                d.logged_on_users,
+                sorted(d.ip_addresses),
+            )
+            for d in devices
+        )
+
+
+def test_worker_processes_store_what_one_process_stores(
+    sessions: sessionmaker[Session], sqlite_sessions: sessionmaker[Session]
+) -> None:
+    folders = [shared_data(folder) for folder in FOLDERS]
+
+    # Batches smaller than the import, so that workers' parts are cut across batches.
+    with_workers = _import(sessions, *folders, workers=2, batch_size=3000)
+    in_process = _import(sqlite_sessions, *folders, workers=0)
+
+    assert with_workers.to_dict() | {"seconds": 0} == in_process.to_dict() | {"seconds": 0}
+    assert (with_workers.stored, with_workers.devices_created) == (7486, 44)
+    assert _events_by_device(sessions) == _events_by_device(sqlite_sessions)
+    assert _device_facts(sessions) == _device_facts(sqlite_sessions)
+
+
+def test_an_interrupted_import_keeps_its_committed_batches_and_stops_its_workers(
+    sessions: sessionmaker[Session],
+) -> None:
+    folders = [shared_data(folder) for folder in FOLDERS]
+    seen: list[int] = []
+
+    def interrupt(progress: Progress) -> None:
+        if progress.records >= 4000:
+            seen.append(progress.records)
+            raise KeyboardInterrupt
+
+    importer = EvtxImporter(sessions, batch_size=1000, workers=2, on_progress=interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        importer.run(folders)
+    kept = _count(sessions)
+    again = _import(sessions, *folders)
+
+    assert multiprocessing.active_children() == []
+    # Batches of 1,000 were committed; the one open at the interruption was not.
+    assert 0 < kept <= seen[0] < 7516
+    assert (again.status, again.stored + kept, _count(sessions)) == ("complete", 7486, 7486)
+    with transaction(sessions, write=False) as session:
+        assert session.scalar(select(func.count()).select_from(Device)) == 44
+
+
+def _waiting_for_a_lock(sessions: sessionmaker[Session]) -> bool:
+    with transaction(sessions, write=False) as session:
+        return bool(
+            session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())"
+                )
+            )
+        )
+
+
+def test_two_imports_at_once_of_a_new_computer_create_one_device(
+    sessions: sessionmaker[Session], db_url: str
+) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite lets one writer in at a time")
+    other_engine = make_engine(db_url)
+    other_sessions = make_session_factory(other_engine)
+    in_commit, go_on = threading.Event(), threading.Event()
+
+    def hold(session: Session) -> None:
+        in_commit.set()
+        go_on.wait(30)
+
+    # The first import stops just before it commits its device and events; the second
+    # starts then, and either waits for the first (a lock) or, without one, ends on its own.
+    event.listen(sessions, "before_commit", hold)
+    summaries: dict[str, ImportSummary] = {}
+    first = threading.Thread(
+        target=lambda: summaries.update(first=_import(sessions, sample(SERVICE), workers=0))
+    )
+    second = threading.Thread(
+        target=lambda: summaries.update(second=_import(other_sessions, sample(SERVICE)))
+    )
+    first.start()
+    assert in_commit.wait(30)
+    second.start()
+    for _ in range(300):
+        if not second.is_alive() or _waiting_for_a_lock(other_sessions):
+            break
+        time.sleep(0.05)
+    go_on.set()
+    first.join(30)
+    second.join(30)
+    event.remove(sessions, "before_commit", hold)
+    other_engine.dispose()
+
+    records = len(raw_events(sample(SERVICE)))
+    with transaction(sessions, write=False) as session:
+        names = session.scalars(select(Device.hostname)).all()
+    assert names == ["WIN-77LTAPHIQ1R"]
+    assert summaries["first"].devices_created + summaries["second"].devices_created == 1
+    assert summaries["first"].stored + summaries["second"].stored == records
+    assert _count(sessions) == records

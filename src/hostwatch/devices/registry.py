@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import string
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select, text
+from sqlalchemy.orm import Session, selectinload
 
 from hostwatch import protocol
 from hostwatch.config import Settings
@@ -135,43 +139,146 @@ def health_filter(state: str, settings: Settings, now: datetime) -> Any:
 def find_or_add_from_logs(session: Session, computer: str) -> tuple[Device, bool]:
     """The device a log record's computer name stands for, and whether it was created now.
 
+    See `find_or_add_many_from_logs`.
+    """
+    return find_or_add_many_from_logs(session, [computer])[computer]
+
+
+@dataclass
+class _Known:
+    """A device that a computer name may stand for, with its names as the database lowers
+    them (the engines fold case differently from Python; see `same_text`)."""
+
+    device: Device
+    hostname: str | None
+    fqdn: str | None
+
+    def has_hostname(self, name: str) -> bool:
+        return self.device.hostname == name or self.hostname == name.lower()
+
+    def has_fqdn(self, name: str) -> bool:
+        return self.device.fqdn == name or self.fqdn == name.lower()
+
+
+def find_or_add_many_from_logs(
+    session: Session, computers: Iterable[str]
+) -> dict[str, tuple[Device, bool]]:
+    """The devices log records' computer names stand for, and whether each was created now.
+
     Devices merge by identity: SID, then FQDN, then host name (DESIGN.md); logs name no
     machine SID, so an FQDN is matched first, then the host name, both ignoring case. A name
     with a domain part matches by host name only a device that has no FQDN of its own, so
-    fs01.a.example never merges with fs01.b.example. The device found or created is marked
-    as known from endpoint logs.
-    """
-    hostname, fqdn, domain = _split_computer_name(computer)
-    device = None
-    if fqdn is not None:
-        device = session.scalar(
-            select(Device).where(same_text(Device.fqdn, fqdn)).order_by(Device.created_at).limit(1)
-        )
-    if device is None:
-        same_name = select(Device).where(same_text(Device.hostname, hostname))
-        if fqdn is not None:
-            same_name = same_name.where(Device.fqdn.is_(None))
-        # Limitation: a bare host name known in several domains goes to the oldest device
-        # without an FQDN, else the oldest of them; logs give nothing better to tell them by.
-        device = session.scalar(
-            same_name.order_by(Device.fqdn.is_not(None), Device.created_at).limit(1)
-        )
+    fs01.a.example never merges with fs01.b.example. The devices found or created are marked
+    as known from endpoint logs. Names are taken in order, as if one at a time: a name can
+    find the device an earlier one created.
 
-    created = device is None
-    if device is None:
-        # Limitation: no unique key on device names, so two imports that meet the same new
-        # computer at the same moment (PostgreSQL) each create a device for it.
-        device = Device(hostname=hostname, fqdn=fqdn, domain=domain, os_family="windows")
-        session.add(device)
-    else:
-        if fqdn is not None and device.fqdn is None:
-            device.fqdn = fqdn
-            device.domain = device.domain or domain
-        device.os_family = device.os_family or "windows"
-    add_source(device, "endpoint_logs")
-    sync_system_tags(session, device)
+    One query reads every candidate device. On PostgreSQL, where two imports can run at
+    once, each host name is first locked (an advisory lock held until the transaction
+    ends), so that the second import waits for the first and finds the device it created.
+    """
+    names = list(dict.fromkeys(computers))
+    if not names:
+        return {}
+    split = {computer: _split_computer_name(computer) for computer in names}
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        _lock_host_names(session, {hostname.lower() for hostname, _, _ in split.values()})
+    known = _candidates(session, split.values())
+
+    found: dict[str, tuple[Device, bool]] = {}
+    for computer in names:
+        hostname, fqdn, domain = split[computer]
+        match = _match(known, hostname, fqdn)
+        if match is None:
+            device = Device(hostname=hostname, fqdn=fqdn, domain=domain, os_family="windows")
+            session.add(device)
+            known.append(
+                _Known(device, _lowered(dialect, hostname), fqdn and _lowered(dialect, fqdn))
+            )
+        else:
+            device = match.device
+            if fqdn is not None and device.fqdn is None:
+                device.fqdn = fqdn
+                device.domain = device.domain or domain
+                match.fqdn = _lowered(dialect, fqdn)
+            device.os_family = device.os_family or "windows"
+        add_source(device, "endpoint_logs")
+        sync_system_tags(session, device)
+        found[computer] = (device, match is None)
     session.flush()
-    return device, created
+    return found
+
+
+def _candidates(
+    session: Session, names: Iterable[tuple[str, str | None, str | None]]
+) -> list[_Known]:
+    """Devices with any of these host names or FQDNs, oldest first."""
+    hostnames: set[str] = set()
+    fqdns: set[str] = set()
+    for hostname, fqdn, _ in names:
+        hostnames.add(hostname)
+        if fqdn is not None:
+            fqdns.add(fqdn)
+    conditions = [
+        Device.hostname.in_(hostnames),
+        func.lower(Device.hostname).in_({name.lower() for name in hostnames}),
+    ]
+    if fqdns:
+        conditions += [
+            Device.fqdn.in_(fqdns),
+            func.lower(Device.fqdn).in_({name.lower() for name in fqdns}),
+        ]
+    rows = session.execute(
+        select(Device, func.lower(Device.hostname), func.lower(Device.fqdn))
+        .where(or_(*conditions))
+        .options(selectinload(Device.tags))
+        .order_by(Device.created_at, Device.id)
+    )
+    return [_Known(device, hostname, fqdn) for device, hostname, fqdn in rows]
+
+
+def _match(known: list[_Known], hostname: str, fqdn: str | None) -> _Known | None:
+    if fqdn is not None:
+        for candidate in known:
+            if candidate.has_fqdn(fqdn):
+                return candidate
+    same_name = [
+        candidate
+        for candidate in known
+        if candidate.has_hostname(hostname) and (fqdn is None or candidate.device.fqdn is None)
+    ]
+    # Limitation: a bare host name known in several domains goes to the oldest device
+    # without an FQDN, else the oldest of them; logs give nothing better to tell them by.
+    for candidate in same_name:
+        if candidate.device.fqdn is None:
+            return candidate
+    return same_name[0] if same_name else None
+
+
+def _lowered(dialect: str, name: str) -> str:
+    # What the engine's lower() makes of a name: SQLite folds ASCII letters only.
+    return name.translate(_ASCII_LOWER) if dialect == "sqlite" else name.lower()
+
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def _lock_host_names(session: Session, hostnames: set[str]) -> None:
+    """Advisory locks on these host names until the transaction ends, taken in one order
+    so that two imports never wait for each other in a circle."""
+    keys = sorted(_lock_key(name) for name in hostnames)
+    session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(k) FROM "
+            "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY k OFFSET 0) AS ordered"
+        ),
+        {"keys": keys},
+    )
+
+
+def _lock_key(hostname: str) -> int:
+    digest = hashlib.sha256(f"hostwatch.device-name:{hostname}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _split_computer_name(computer: str) -> tuple[str, str | None, str | None]:

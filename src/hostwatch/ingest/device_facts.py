@@ -28,19 +28,24 @@ class DeviceFacts:
     addresses: dict[str, None] = field(default_factory=dict)
 
     def add(self, event: Normalized) -> None:
-        if self.first is None or event.time < self.first:
-            self.first = event.time
-        if self.last is None or event.time > self.last:
-            self.last = event.time
-        if event.logon is not None:
-            key = (event.logon.name.lower(), event.logon.logon_type)
+        self.add_times(event.time, event.time)
+        self.add_note(event.logon, usable_addresses(event.own_addresses))
+
+    def add_times(self, first: datetime, last: datetime) -> None:
+        if self.first is None or first < self.first:
+            self.first = first
+        if self.last is None or last > self.last:
+            self.last = last
+
+    def add_note(self, logon: Logon | None, addresses: list[str]) -> None:
+        """A logon and the device's own addresses (already `usable_addresses`)."""
+        if logon is not None:
+            key = (logon.name.lower(), logon.logon_type)
             known = self.logons.get(key)
-            if known is None or event.logon.time > known.time:
-                self.logons[key] = event.logon
-        for address in event.own_addresses:
-            usable = _usable_address(address)
-            if usable:
-                self.addresses[usable] = None
+            if known is None or logon.time > known.time:
+                self.logons[key] = logon
+        for address in addresses:
+            self.addresses[address] = None
 
     def apply(self, device: Device) -> bool:
         """Update the device; True if anything changed. Seen times only ever widen."""
@@ -62,6 +67,11 @@ class DeviceFacts:
             device.ip_addresses = [*known, *new][:MAX_ADDRESSES]
             changed = True
         return changed
+
+
+def usable_addresses(addresses: list[str]) -> list[str]:
+    """The addresses that name this device, in the form the device keeps."""
+    return [usable for text in addresses if (usable := _usable_address(text))]
 
 
 def _usable_address(text: str) -> str | None:

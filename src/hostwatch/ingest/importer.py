@@ -1,50 +1,67 @@
 """EVTX import: each record becomes an event of the device its Computer names, stored in batches.
 
-A batch is one transaction: its devices, events and device facts are committed together or
-not at all, and batches committed before a failure stay. Events are plain dicts handed to
-the event store (bulk writes, duplicates skipped by the database), never ORM
-objects, and each device is looked up once per import.
+Files are read, normalized and made into event rows by hostwatch.ingest.pipeline, in
+worker processes when a CPU is free, else in this process; this module writes them. A
+batch is one transaction: its devices, events and device facts are committed together or
+not at all, and batches committed before a failure (or Ctrl-C) stay. A batch stays open
+while rows come, written every WRITE_ROWS rows and committed at batch_size rows, so that
+writing overlaps reading without a commit per file. Devices are looked up once per import,
+all the new names of a write at once.
 
-Limitation: a full import takes about 6x (SQLite) and 8x (PostgreSQL) the time the parser
-alone needs (bench/evtx_import.py, 75,160 records), not the 2.5x the issue asks for. Beyond
-the parse itself (1x), measured on a quiet machine: normalizing 0.95x, reading checks 0.35x,
-bookkeeping 0.2x, the store's row values (fields as JSON text, times) 0.7x to 0.8x, creating
-the 44 devices of the shared logs 0.7x (SQLite) or 1.2x (PostgreSQL), the database writing
-each row into the events table and its six indexes 1.05x (SQLite) or 2.7x (PostgreSQL:
-COPY, then INSERT ... ON CONFLICT with its foreign key check, mostly server time), and per
-batch the device lock, device facts and commit 0.9x (SQLite, of which the commit's WAL
-writes 0.6x) or 0.5x (PostgreSQL). The database's share alone exceeds the 1.5x the target
-leaves beyond parsing.
+Limitation: a full import takes about 5x (SQLite) and 6x to 7x (PostgreSQL) the time the
+parser alone needs (bench/evtx_import.py, 75,160 records), not the 2.5x the issue asks for.
+The database's own work, which one writer does alone, is about 2x on SQLite (inserting into
+the events table and its six indexes, then the commit's WAL writes), and on PostgreSQL the
+server's JSONB parsing and index updates add about 2x more; reading and normalizing cost
+about 2.3x of CPU time. Two CPUs cannot finish that in less than about 2.7x (SQLite) or
+3.5x (PostgreSQL); see bench/RESULTS.md.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from hostwatch.db.engine import transaction
+from hostwatch.db.engine import begin_write
 from hostwatch.devices import registry
 from hostwatch.devices.models import Device
-from hostwatch.events.store import EventStore, SqlEventStore
+from hostwatch.events.store import TIME, EventStore, SqlEventStore, parse_prepared_time
 from hostwatch.ingest.device_facts import DeviceFacts
-from hostwatch.ingest.evtx import EvtxReader, EvtxSource, Problem, find_sources
-from hostwatch.ingest.normalize import normalize
+from hostwatch.ingest.evtx import EvtxSource, Problem, find_sources
+from hostwatch.ingest.pipeline import (
+    PART_ROWS,
+    FileEnd,
+    Message,
+    Part,
+    Workers,
+    problem_order,
+    read_here,
+)
 from hostwatch.ingest.summary import FileSummary, ImportSummary
-from hostwatch.ingest.windows_values import Normalized, RecordError
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 5_000
+BATCH_SIZE = 20_000
 # SQLite page cache of the import's connection, in KiB.
 IMPORT_CACHE_KIB = 64 * 1024
-_PROGRESS_EVERY = 1_000
+# Below this many bytes of input, starting worker processes costs more than they save.
+WORKERS_FROM_BYTES = 4 * 1024**2
+MAX_WORKERS = 2
+# Rows written to the database at once, in the open batch's transaction.
+WRITE_ROWS = 2_000
+# Tries of a batch that met another import's transaction in a deadlock.
+MAX_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -52,14 +69,6 @@ class Progress:
     files_total: int
     files_done: int
     records: int
-
-
-@dataclass(slots=True)
-class _Pending:
-    event: Normalized
-    file: FileSummary
-    chunk: int | None
-    record_id: int
 
 
 class EvtxImporter:
@@ -75,31 +84,60 @@ class EvtxImporter:
         store: EventStore | None = None,
         batch_size: int = BATCH_SIZE,
         on_progress: Callable[[Progress], None] | None = None,
+        workers: int | None = None,
     ) -> None:
+        """`workers`: processes that read the files, 0 to read them in this one; by default
+        as many as CPUs are free beside this one (up to MAX_WORKERS), none for a small
+        import."""
         self.sessions = sessions
         self.store = store or SqlEventStore()
         self.batch_size = batch_size
         self.on_progress = on_progress
+        self.workers = workers
+        # CPU time of the last run's worker processes (this process's own is not in it).
+        self.worker_cpu_seconds = 0.0
         # Computer name (lower case) -> device id, for every device this import has used.
         self._devices: dict[str, str] = {}
-        self._batch: list[_Pending] = []
+        # The batch being written: its transaction stays open until it holds batch_size rows.
+        self._open: _Batch | None = None
         self._summary = ImportSummary()
         self._created: set[str] = set()
         self._updated: set[str] = set()
         self._records = 0
+        self._files_done = 0
 
     def run(self, paths: Sequence[Path]) -> ImportSummary:
         started = time.monotonic()
         sources, input_problems = find_sources(paths)
         summary = self._summary = ImportSummary(input_problems=list(input_problems))
+        summary.files = [FileSummary(source.name) for source in sources]
         self._created, self._updated = set(), set()
-        self._records = 0
-        for done, source in enumerate(sources):
-            self._progress(len(sources), done)
-            summary.files.append(self._read_file(source, len(sources), done))
-        self._store(self._batch)
-        self._batch = []
-        self._progress(len(sources), len(sources))
+        self._records = self._files_done = 0
+        ended = [False] * len(sources)
+        self._progress()
+        try:
+            with self._read(sources) as messages:
+                for message in messages:
+                    if isinstance(message, Part):
+                        self._records += message.records
+                        # So far: a file whose reader dies keeps the count of what came.
+                        summary.files[message.file].records += message.records
+                        self._add(message)
+                    else:
+                        self._end_file(message)
+                        ended[message.file] = True
+                    self._progress()
+            self._commit()
+        finally:
+            # Interrupted or failed: the open batch is rolled back, committed ones stay.
+            if self._open is not None:
+                self._open.session.close()
+                self._open = None
+        for file, done in zip(summary.files, ended, strict=True):
+            if not done:
+                file.problems.append(
+                    Problem(file.name, "reading stopped: the process reading this file died")
+                )
 
         summary.devices_created = len(self._created)
         summary.devices_updated = len(self._updated - self._created)
@@ -113,140 +151,267 @@ class EvtxImporter:
         )
         return summary
 
-    def _read_file(self, source: EvtxSource, files_total: int, done: int) -> FileSummary:
-        result = FileSummary(source.name)
-        reader = EvtxReader(source)
-        for raw in reader:
-            self._records += 1
-            if self._records % _PROGRESS_EVERY == 0:
-                self._progress(files_total, done)
+    @contextmanager
+    def _read(self, sources: Sequence[EvtxSource]) -> Iterator[Iterator[Message]]:
+        with self.sessions() as session:
+            dialect = session.get_bind().dialect.name
+        count = self._worker_count(sources)
+        self.worker_cpu_seconds = 0.0
+        if count == 0:
+            yield read_here(sources, dialect, PART_ROWS)
+            return
+        with Workers(sources, count, dialect, PART_ROWS) as workers:
             try:
-                event = normalize(raw.event, raw.written)
-            except RecordError as exc:
-                result.bad_records += 1
-                result.problems.append(Problem(source.name, str(exc), raw.chunk, raw.record_id))
-                continue
-            if raw.nul_removed:
-                event.row["fields"]["nul_removed"] = True
-            self._batch.append(_Pending(event, result, raw.chunk, raw.record_id))
-            if len(self._batch) >= self.batch_size:
-                self._store(self._batch)
-                self._batch = []
+                yield iter(workers)
+            finally:
+                self.worker_cpu_seconds = workers.cpu_seconds
 
-        result.records = reader.records_read
-        result.bad_records += reader.records_unreadable
-        # In file order: the file's own problems first, then by chunk and record.
-        result.problems = sorted(
-            reader.problems + result.problems,
-            key=lambda p: (
-                -1 if p.chunk is None else p.chunk,
-                -1 if p.record is None else p.record,
-            ),
-        )
-        return result
+    def _worker_count(self, sources: Sequence[EvtxSource]) -> int:
+        if self.workers is not None:
+            return min(self.workers, len(sources))
+        if sum(source.size for source in sources) < WORKERS_FROM_BYTES:
+            return 0
+        # Limitation: workers are forked, so where fork is missing (Windows) files are read
+        # in this process.
+        if "fork" not in multiprocessing.get_all_start_methods():
+            return 0
+        # A worker pays only where a CPU would otherwise idle: on a busy machine it shares
+        # this process's CPUs, and handing rows over costs about a third more CPU time
+        # (bench/RESULTS.md). The last minute's load average, which counts this import's
+        # own earlier work too, tells whether one was free; this process needs one.
+        cpus = os.cpu_count() or 1
+        free = cpus - os.getloadavg()[0]
+        return max(0, min(MAX_WORKERS, len(sources), cpus - 1, int(free + 0.5)))
 
-    def _store(self, batch: list[_Pending]) -> None:
-        """Store a batch in one transaction; if the database refuses it, store what it takes."""
-        if not batch:
+    def _add(self, part: Part) -> None:
+        """Adds the part to the open batch, written once WRITE_ROWS rows wait and committed
+        once it holds batch_size rows."""
+        while part.rows:
+            batch = self._open or self._begin()
+            self._open = batch
+            room = self.batch_size - batch.rows
+            piece, part = part.cut(room) if len(part.rows) > room else (part, Part(part.file))
+            batch.parts.append(piece)
+            batch.rows += len(piece.rows)
+            if batch.rows - batch.written >= WRITE_ROWS or batch.rows >= self.batch_size:
+                self._write_waiting()
+            if self._open is not None and batch.rows >= self.batch_size:
+                self._commit()
+
+    def _write_waiting(self) -> None:
+        batch = self._open
+        if batch is None or batch.written == batch.rows:
             return
-        created: set[str] = set()
+        waiting = _tail(batch.parts, batch.rows - batch.written)
         try:
-            with transaction(self.sessions) as session:
-                stored, updated = self._write(session, batch, created)
+            self._write(batch, waiting)
         except sa_exc.SQLAlchemyError as exc:
-            # Devices found or created in the rolled-back transaction are as they were.
-            self._devices.clear()
-            self._fail(batch, exc)
+            self._open = None
+            self._abandon(batch, exc)
             return
-        self._summary.stored += stored
-        self._summary.duplicates += len(batch) - stored
-        self._created |= created
+        batch.written = batch.rows
+
+    def _begin(self) -> _Batch:
+        session = self.sessions()
+        session.begin()
+        begin_write(session)
+        _use_import_cache(session)
+        return _Batch(session)
+
+    def _commit(self) -> None:
+        self._write_waiting()
+        batch, self._open = self._open, None
+        if batch is None:
+            return
+        try:
+            updated = self._apply_facts(batch)
+            batch.session.commit()
+        except sa_exc.SQLAlchemyError as exc:
+            self._abandon(batch, exc)
+            return
+        finally:
+            batch.session.close()
+        self._summary.stored += batch.stored
+        self._summary.duplicates += batch.duplicates
+        self._created |= batch.created
         self._updated |= updated
 
-    def _fail(self, batch: list[_Pending], exc: Exception) -> None:
+    def _abandon(self, batch: _Batch, exc: sa_exc.SQLAlchemyError) -> None:
+        """Rolls the batch back; stores what the database takes of it."""
+        batch.session.close()
+        # Devices found or created in the rolled-back transaction are as they were.
+        self._devices.clear()
+        self._fail(batch.parts, exc, batch.attempt)
+
+    def _store(self, parts: list[Part], attempt: int = 1) -> None:
+        """Stores parts in one transaction of their own."""
+        batch = self._begin()
+        batch.attempt = attempt
+        batch.parts = parts
+        batch.rows = sum(len(part.rows) for part in parts)
+        self._open = batch
+        self._commit()
+
+    def _end_file(self, end: FileEnd) -> None:
+        file = self._summary.files[end.file]
+        file.records = end.records
+        file.bad_records += end.bad_records
+        # With the problems the database found in the file's records so far.
+        file.problems = sorted(end.problems + file.problems, key=problem_order)
+        self._files_done += 1
+        if end.failure is not None:
+            log.error("the importer failed while reading %r:\n%s", file.name, end.failure)
+
+    def _fail(self, batch: list[Part], exc: Exception, attempt: int) -> None:
+        rows = sum(len(part.rows) for part in batch)
+        if not any(part.rows for part in batch):
+            return
+        if _conflicted(exc) and attempt < MAX_ATTEMPTS:
+            # Two imports at once waited for each other (PostgreSQL): one of them is
+            # stopped, and tries again.
+            log.info("batch of %d events tried again after %s", rows, _first_line(exc))
+            self._store(batch, attempt + 1)
+            return
         if _refused(exc):
             # The database refused something in the batch: split it to find the records it
             # refuses, and store the rest.
-            if len(batch) > 1:
-                middle = len(batch) // 2
-                self._store(batch[:middle])
-                self._store(batch[middle:])
+            if rows > 1:
+                first, second = _halves(batch, rows // 2)
+                self._store(first)
+                self._store(second)
                 return
-            pending = batch[0]
-            pending.file.not_stored += 1
-            pending.file.problems.append(
-                Problem(
-                    pending.file.name,
-                    f"the database refused the event: {_first_line(exc)}",
-                    pending.chunk,
-                    pending.record_id,
-                )
-            )
+            (part,) = [part for part in batch if part.rows]
+            file = self._summary.files[part.file]
+            file.not_stored += 1
+            chunk, record = part.places[0]
+            message = f"the database refused the event: {_first_line(exc)}"
+            file.problems.append(Problem(file.name, message, chunk, record))
             return
-        by_file: dict[int, list[_Pending]] = {}
-        for pending in batch:
-            by_file.setdefault(id(pending.file), []).append(pending)
-        for part in by_file.values():
-            file, first, last = part[0].file, part[0], part[-1]
-            file.not_stored += len(part)
+        places: dict[int, list[tuple[int | None, int]]] = {}
+        for part in batch:
+            places.setdefault(part.file, []).extend(part.places)
+        for number, part_places in places.items():
+            file = self._summary.files[number]
+            (chunk, first_record), (_, last_record) = part_places[0], part_places[-1]
+            file.not_stored += len(part_places)
             file.problems.append(
                 Problem(
                     file.name,
-                    f"records {first.record_id} to {last.record_id} were not stored: "
-                    f"{_first_line(exc)}",
-                    first.chunk,
+                    f"records {first_record} to {last_record} were not stored: {_first_line(exc)}",
+                    chunk,
                 )
             )
 
-    def _write(
-        self, session: Session, batch: list[_Pending], created: set[str]
-    ) -> tuple[int, set[str]]:
-        """Events and device facts of a batch; returns events stored and devices changed."""
-        _use_import_cache(session)
-        facts: dict[str, DeviceFacts] = {}
-        rows = []
-        for pending in batch:
-            device_id = self._device_id(session, pending.event.computer, created)
-            pending.event.row["device_id"] = device_id
-            rows.append(pending.event.row)
-            if device_id not in facts:
-                facts[device_id] = DeviceFacts()
-            facts[device_id].add(pending.event)
+    def _write(self, batch: _Batch, parts: list[Part]) -> None:
+        """Parts' events, in the batch's transaction."""
+        session = batch.session
+        computers = {computer for part in parts for computer in set(part.computers)}
+        self._find_devices(session, computers, batch.created)
+        ids = {computer: self._devices[computer.lower()] for computer in computers}
+        by_device: dict[str, list[list[Any]]] = {device_id: [] for device_id in ids.values()}
+        for part in parts:
+            for row, computer in zip(part.rows, part.computers, strict=True):
+                by_device[ids[computer]].append(row)
+        result = self.store.add_prepared(session, by_device)
+        batch.stored += result.stored
+        batch.duplicates += result.duplicates
+        batch.new_events |= result.devices
 
-        # Locked before their events reference them, in one order, so that two imports at
-        # once neither lose each other's logged-on users nor deadlock.
-        locked = session.scalars(
+        for device_id, rows in by_device.items():
+            # Prepared times sort as text.
+            times = [row[TIME] for row in rows]
+            facts = batch.facts.setdefault(device_id, DeviceFacts())
+            facts.add_times(parse_prepared_time(min(times)), parse_prepared_time(max(times)))
+        for part in parts:
+            for computer, logon, addresses in part.notes.values():
+                batch.facts[ids[computer]].add_note(logon, addresses)
+
+    def _apply_facts(self, batch: _Batch) -> set[str]:
+        """Applies the batch's device facts; returns the devices changed."""
+        # Locked in one statement, in one order, so that two imports at once neither lose
+        # each other's logged-on users nor deadlock; NO KEY UPDATE does not wait for the
+        # share locks of other imports' events that reference the devices.
+        locked = batch.session.scalars(
             select(Device)
-            .where(Device.id.in_(list(facts)))
+            .where(Device.id.in_(list(batch.facts)))
             .order_by(Device.id)
-            .with_for_update()
+            .with_for_update(key_share=True)
             .execution_options(populate_existing=True)
         )
-        devices = {device.id: device for device in locked}
-        result = self.store.add_many(session, rows)
         updated = set()
-        for device_id, device_facts in facts.items():
-            device = devices.get(device_id)
-            if device is not None and (device_facts.apply(device) or device_id in result.devices):
-                updated.add(device_id)
-        return result.stored, updated
+        for device in locked:
+            if batch.facts[device.id].apply(device) or device.id in batch.new_events:
+                updated.add(device.id)
+        return updated
+
+    def _find_devices(self, session: Session, computers: set[str], created: set[str]) -> None:
+        """Finds or creates the devices of computer names this import has not met yet."""
+        new: dict[str, str] = {}
+        for computer in sorted(computers):
+            new.setdefault(computer.lower(), computer)
+        new = {key: name for key, name in new.items() if key not in self._devices}
+        if not new:
+            return
+        found = registry.find_or_add_many_from_logs(session, new.values())
+        for key, computer in new.items():
+            device, is_new = found[computer]
+            self._devices[key] = device.id
+            if is_new:
+                created.add(device.id)
+                # %r: the name comes from the log and may hold control characters.
+                log.info("device %s created from the logs of %r", device.id, computer)
 
     def _device_id(self, session: Session, computer: str, created: set[str]) -> str:
-        key = computer.lower()
-        device_id = self._devices.get(key)
-        if device_id is None:
-            device, is_new = registry.find_or_add_from_logs(session, computer)
-            device_id = device.id
-            self._devices[key] = device_id
-            if is_new:
-                created.add(device_id)
-                # %r: the name comes from the log and may hold control characters.
-                log.info("device %s created from the logs of %r", device_id, computer)
-        return device_id
+        self._find_devices(session, {computer}, created)
+        return self._devices[computer.lower()]
 
-    def _progress(self, files_total: int, files_done: int) -> None:
+    def _progress(self) -> None:
         if self.on_progress is not None:
-            self.on_progress(Progress(files_total, files_done, self._records))
+            files_total = len(self._summary.files)
+            self.on_progress(Progress(files_total, self._files_done, self._records))
+
+
+@dataclass
+class _Batch:
+    """Parts written in one transaction, and what they did so far."""
+
+    session: Session
+    parts: list[Part] = field(default_factory=list)
+    rows: int = 0
+    # Rows already written: the first ones of `parts`.
+    written: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    facts: dict[str, DeviceFacts] = field(default_factory=dict)
+    # Devices that got new events, and devices created.
+    new_events: set[str] = field(default_factory=set)
+    created: set[str] = field(default_factory=set)
+    attempt: int = 1
+
+
+def _tail(parts: list[Part], rows: int) -> list[Part]:
+    """The parts (or the end of the first of them) that hold the last `rows` rows."""
+    taken: list[Part] = []
+    for part in reversed(parts):
+        if rows <= 0:
+            break
+        if len(part.rows) > rows:
+            part = part.cut(len(part.rows) - rows)[1]
+        taken.append(part)
+        rows -= len(part.rows)
+    return taken[::-1]
+
+
+def _halves(batch: list[Part], size: int) -> tuple[list[Part], list[Part]]:
+    """A batch cut in two after its first `size` rows."""
+    first: list[Part] = []
+    for at, part in enumerate(batch):
+        if size <= len(part.rows):
+            head, tail = part.cut(size)
+            return [*first, head], [tail, *batch[at + 1 :]]
+        first.append(part)
+        size -= len(part.rows)
+    return first, []
 
 
 def _use_import_cache(session: Session) -> None:
@@ -256,6 +421,12 @@ def _use_import_cache(session: Session) -> None:
     # import` no other work uses it); pages are only allocated as they are read.
     if session.get_bind().dialect.name == "sqlite":
         session.execute(text(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}"))
+
+
+def _conflicted(exc: Exception) -> bool:
+    """Whether the database stopped the transaction for waiting on another one in a circle."""
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return sqlstate in ("40P01", "40001")  # deadlock detected, serialization failure
 
 
 def _refused(exc: Exception) -> bool:
