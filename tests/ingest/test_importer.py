@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hostwatch.db.engine import make_engine, make_session_factory, transaction
 from hostwatch.devices.models import Device
-from hostwatch.events.models import Event
+from hostwatch.events.models import Event, EventCountMark, EventHourCount
 from hostwatch.events.store import FIELDS, SqlEventStore, StoreResult
 from hostwatch.ingest.importer import EvtxImporter, Progress
 from hostwatch.ingest.summary import ImportSummary
@@ -468,3 +468,18 @@ def test_two_imports_at_once_of_a_new_computer_create_one_device(
     assert summaries["first"].devices_created + summaries["second"].devices_created == 1
     assert summaries["first"].stored + summaries["second"].stored == records
     assert _count(sessions) == records
+
+
+def test_an_import_leaves_the_histogram_rollup_counting_every_event(
+    sqlite_sessions: sessionmaker[Session],
+) -> None:
+    """On SQLite the rollup is folded at the end of the import, not by the first chart."""
+    summary = _import(sqlite_sessions, sample(DISCOVERY), sample(SERVICE))
+
+    with transaction(sqlite_sessions, write=False) as session:
+        mark = session.scalar(select(EventCountMark.last_id))
+        newest = session.scalar(select(func.max(Event.id)))
+        rolled = session.scalar(select(func.sum(EventHourCount.events)))
+    assert summary.stored > 0
+    assert mark == newest
+    assert rolled == summary.stored

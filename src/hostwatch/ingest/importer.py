@@ -29,13 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Connection, select, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from hostwatch.db.engine import begin_write
 from hostwatch.devices import registry
 from hostwatch.devices.models import Device
+from hostwatch.events.histogram import BUSY_TIMEOUT_MS, fold_sqlite
 from hostwatch.events.store import TIME, EventStore, SqlEventStore, parse_prepared_time
 from hostwatch.ingest.device_facts import DeviceFacts
 from hostwatch.ingest.evtx import EvtxSource, Problem, find_sources
@@ -128,6 +129,7 @@ class EvtxImporter:
                         ended[message.file] = True
                     self._progress()
             self._commit()
+            self._fold_rollup()
         finally:
             # Interrupted or failed: the open batch is rolled back, committed ones stay.
             if self._open is not None:
@@ -235,6 +237,17 @@ class EvtxImporter:
         self._summary.duplicates += batch.duplicates
         self._created |= batch.created
         self._updated |= updated
+
+    def _fold_rollup(self) -> None:
+        """On SQLite, count the new events into the histogram's rollup now, so that the
+        first chart opened after an import does not pay for the whole import."""
+        with self.sessions() as session:
+            bind = session.get_bind()
+        engine = bind.engine if isinstance(bind, Connection) else bind
+        if engine.dialect.name == "sqlite" and self._summary.stored:
+            # Waits for the write lock as long as a batch does; a busy database leaves the
+            # fold to the next histogram, whose answer is exact either way.
+            fold_sqlite(engine, wait_ms=BUSY_TIMEOUT_MS)
 
     def _abandon(self, batch: _Batch, exc: sa_exc.SQLAlchemyError) -> None:
         """Rolls the batch back; stores what the database takes of it."""
