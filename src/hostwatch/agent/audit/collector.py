@@ -418,15 +418,12 @@ class AuditCollector:
         with self._lock:
             # The counter is the kernel's since boot, and wraps at 2**32.
             self.kernel_lost = (status.lost - self.session.lost_at_start) % 2**32
-            counts = (self.dropped, self.kernel_lost, self.build_errors)
-        problems = []
-        if counts[0]:
-            problems.append(f"{counts[0]} events dropped by the agent (queue full)")
-        if counts[1]:
-            problems.append(f"{counts[1]} audit records lost by the kernel (backlog full)")
-        if counts[2]:
-            problems.append(f"{counts[2]} audit events could not be read")
-        self._report(f"audit: {'; '.join(problems)}" if problems else None)
+            build_errors = self.build_errors
+        # Drops and kernel losses travel as heartbeat counters, which the server turns into
+        # the device's degraded state; only events that could not be read are an error.
+        self._report(
+            f"audit: {build_errors} audit events could not be read" if build_errors else None
+        )
 
     def _report(self, message: str | None) -> None:
         if self._on_error is not None:
