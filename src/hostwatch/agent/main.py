@@ -1,4 +1,4 @@
-"""The agent's own entry point: `hostwatch agent`, `hostwatch-agent` and `python -m hostwatch.agent`.
+"""The agent's entry point: `hostwatch agent`, `hostwatch-agent`, `python -m hostwatch.agent`.
 
 It imports only the agent and the protocol, never the server's database, API or auth
 modules, so the agent's resident memory is what the agent needs (bench/RESULTS.md).
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hostwatch.agent.state import DEFAULT_DATA_DIR
 
-ENROLL_TOKEN_ENV = "HOSTWATCH_ENROLL_TOKEN"
+ENROLL_TOKEN_ENV = "HOSTWATCH_ENROLL_TOKEN"  # noqa: S105 - a variable name, not a secret
 LOG_LEVEL_ENV = "HOSTWATCH_LOG_LEVEL"
 
 
@@ -41,7 +41,9 @@ def run(
 
 
 def parser(prog: str = "hostwatch agent") -> argparse.ArgumentParser:
-    found = argparse.ArgumentParser(prog=prog, description="Run the endpoint agent on this machine.")
+    found = argparse.ArgumentParser(
+        prog=prog, description="Run the endpoint agent on this machine."
+    )
     found.add_argument(
         "--server", required=True, help="The server's URL, e.g. http://127.0.0.1:8765"
     )
