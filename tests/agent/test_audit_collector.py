@@ -301,8 +301,8 @@ def test_audit_collector_reports_su_as_an_elevation_logon_and_its_failure(
     su = subprocess.run(["su", "nobody", "-s", "/bin/sh", "-c", "true"], timeout=30)
     # As nobody, su to root with a wrong password: PAM refuses it.
     refused = subprocess.run(
-        "echo wrong-password | setpriv --reuid=65534 --regid=65534 --clear-groups su root -c true",
-        shell=True,
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "su", "root", "-c", "true"],
+        input=b"wrong-password\n",
         capture_output=True,
         timeout=30,
     )
