@@ -16,7 +16,9 @@ from typing import Any
 
 from hostwatch.agent.logons import Logon
 
-MAX_LINE = 16_384  # longer lines are cut before parsing; sshd's own limit is far below
+# Limitation: a line longer than this is cut before parsing and, its end lost, usually not
+# recognized; rsyslog's default message limit (8 KiB) is below it.
+MAX_LINE = 16_384
 
 _SYSLOG = re.compile(
     r"^(?P<ts>\d{4}-\d\d-\d\dT\S+|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d)\s+(?P<host>\S+)\s+"

@@ -85,7 +85,10 @@ class AuthLogTail:
                 events += self._read_from(rotated, saved_inode, offset)
             saved_inode, offset = info.st_ino, 0
         elif info.st_size < offset:
-            offset = 0  # truncated in place (copytruncate)
+            # Truncated in place (copytruncate).
+            # Limitation: lines written between the copy and the truncation are lost, and a
+            # new file that has outgrown the old offset by the next read is read from there.
+            offset = 0
         events += self._read_from(self.path, info.st_ino, offset)
         return events
 
