@@ -16,13 +16,17 @@ DATA = Path(__file__).parent / "data"
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
 
+TYPES = {"network": "net", "elevation": "elev", "console": "con"}
+
+
 def _summary(event: protocol.AgentEvent) -> tuple[object, ...]:
+    """Action, user, service, logon type (shortened), address, port, by user, reason."""
     fields = event.fields
     return (
-        event.action_type,
+        (event.action_type or "").removeprefix("Logon"),
         event.user,
         fields.get("service"),
-        fields.get("logon_type"),
+        TYPES.get(fields.get("logon_type", ""), fields.get("logon_type")),
         event.remote_address,
         event.remote_port,
         fields.get("by_user"),
@@ -45,20 +49,20 @@ def test_auth_log_lines_become_logons_with_type_source_and_reason() -> None:
     events = _events(lines)
 
     assert [_summary(e) for e in events] == [
-        ("LogonSuccess", "alice", "sshd", "network", "192.0.2.10", 51822, None, None),
-        ("LogonFailed", "admin", "sshd", "network", "198.51.100.7", 40022, None, "invalid user"),
-        ("LogonFailed", "admin", "sshd", "network", "198.51.100.7", 40022, None, "invalid user"),
-        ("LogonFailed", "root", "sshd", "network", "198.51.100.7", 40030, None, "wrong credentials"),
-        ("LogonSuccess", "root", "sudo", "elevation", None, None, "alice", None),
-        ("LogonFailed", "root", "sudo", "elevation", None, None, "bob", "3 incorrect password attempts"),
-        ("LogonFailed", "root", "sudo", "elevation", None, None, "eve", "user NOT in sudoers"),
-        ("LogonSuccess", "nobody", "su", "elevation", None, None, "root", None),
-        ("Logoff", "nobody", "su", "elevation", None, None, None, None),
-        ("LogonFailed", "root", "su", "elevation", None, None, "bob", "authentication failure"),
-        ("LogonSuccess", "root", "login", "console", None, None, "LOGIN", None),
-        ("LogonFailed", "mallory", "login", "console", None, None, None, "Authentication failure"),
-        ("Logoff", "alice", "sshd", "network", None, None, None, None),
-        ("LogonSuccess", "carol", "sshd", "network", "2001:db8::5", 60001, None, None),
+        ("Success", "alice", "sshd", "net", "192.0.2.10", 51822, None, None),
+        ("Failed", "admin", "sshd", "net", "198.51.100.7", 40022, None, "invalid user"),
+        ("Failed", "admin", "sshd", "net", "198.51.100.7", 40022, None, "invalid user"),
+        ("Failed", "root", "sshd", "net", "198.51.100.7", 40030, None, "wrong credentials"),
+        ("Success", "root", "sudo", "elev", None, None, "alice", None),
+        ("Failed", "root", "sudo", "elev", None, None, "bob", "3 incorrect password attempts"),
+        ("Failed", "root", "sudo", "elev", None, None, "eve", "user NOT in sudoers"),
+        ("Success", "nobody", "su", "elev", None, None, "root", None),
+        ("Logoff", "nobody", "su", "elev", None, None, None, None),
+        ("Failed", "root", "su", "elev", None, None, "bob", "authentication failure"),
+        ("Success", "root", "login", "con", None, None, "LOGIN", None),
+        ("Failed", "mallory", "login", "con", None, None, None, "Authentication failure"),
+        ("Logoff", "alice", "sshd", "net", None, None, None, None),
+        ("Success", "carol", "sshd", "net", "2001:db8::5", 60001, None, None),
     ]  # fmt: skip
     sudo = events[4]
     assert sudo.fields["command"] == "/usr/bin/systemctl restart nginx"
