@@ -83,10 +83,15 @@ def decode_events(data: bytes) -> list[tuple[int, int, int, bytes]]:
 class InotifyCollector:
     """Watches the same places as the audit rules, without process attribution."""
 
-    def __init__(self, machine_id: str | None, places: list[watched.Place] | None = None) -> None:
+    def __init__(
+        self,
+        machine_id: str | None,
+        places: list[watched.Place] | None = None,
+        exec_dirs: tuple[str, ...] = watched.EXEC_DIRS,
+    ) -> None:
         self.machine_id = machine_id or ""
         self.places = places if places is not None else watched.places()
-        self.exec_dirs = watched.EXEC_DIRS
+        self.exec_dirs = exec_dirs
         self._libc = _Libc()
         self._fd = -1
         self._dirs: dict[int, str] = {}  # watch descriptor to directory
@@ -223,9 +228,9 @@ class InotifyCollector:
     def _event(
         self, action: str, path: str, old: str | None, mask: int
     ) -> protocol.AgentEvent | None:
-        category = watched.category_of(path, self.places)
+        category = watched.category_of(path, self.places, self.exec_dirs)
         if old is not None and category is None:
-            category = watched.category_of(old, self.places)
+            category = watched.category_of(old, self.places, self.exec_dirs)
         if category is None:
             return None
         fields: dict[str, Any] = {

@@ -90,9 +90,11 @@ def places() -> list[Place]:
     return list(seen.values())
 
 
-def category_of(path: str, watched: list[Place]) -> str | None:
+def category_of(
+    path: str, watched: list[Place], exec_dirs: tuple[str, ...] = EXEC_DIRS
+) -> str | None:
     """The category of the watched place `path` falls in, or None."""
-    for directory in EXEC_DIRS:
+    for directory in exec_dirs:
         if path == directory or path.startswith(directory + "/"):
             return EXEC_CATEGORY
     best: Place | None = None
