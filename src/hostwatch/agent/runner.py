@@ -54,6 +54,7 @@ EXIT_ENROLL_REFUSED = 2  # no state and no usable enrollment token
 
 SPOOL_MAX_BYTES_ENV = "HOSTWATCH_AGENT_SPOOL_MAX_BYTES"
 PROCESS_SOURCE_ENV = "HOSTWATCH_AGENT_PROCESS_SOURCE"
+USERS_REFRESH_ENV = "HOSTWATCH_AGENT_USERS_REFRESH"
 PROCESS_SOURCES = ("auto", "audit", "poll")
 DEFAULT_HEARTBEAT = 30.0
 CREDENTIAL_RETRY = 300.0  # a refused credential needs an operator; do not hammer the server
@@ -606,6 +607,17 @@ def _spool_max_bytes() -> int:
         return DEFAULT_MAX_BYTES
 
 
+def _users_refresh() -> float:
+    raw = os.environ.get(USERS_REFRESH_ENV)
+    if not raw:
+        return SESSIONS_INVENTORY_GAP
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        logger.warning("ignoring %s=%r: not a number of seconds", USERS_REFRESH_ENV, raw)
+        return SESSIONS_INVENTORY_GAP
+
+
 def _process_source() -> str:
     raw = os.environ.get(PROCESS_SOURCE_ENV, "auto").strip().lower() or "auto"
     if raw not in PROCESS_SOURCES:
@@ -628,7 +640,9 @@ def run_agent(
 
     The spool cap comes from HOSTWATCH_AGENT_SPOOL_MAX_BYTES (default 256 MiB). Process
     events come from the kernel audit subsystem when the agent may use it, else from
-    polling /proc; HOSTWATCH_AGENT_PROCESS_SOURCE=poll forces polling.
+    polling /proc; HOSTWATCH_AGENT_PROCESS_SOURCE=poll forces polling. On a system without
+    utmp, logged-on users come from logon events, and a change is sent at most every
+    HOSTWATCH_AGENT_USERS_REFRESH seconds (default 60).
     """
     runner = AgentRunner(
         server_url,
@@ -639,6 +653,7 @@ def run_agent(
         stop_event=stop_event,
         spool_max_bytes=_spool_max_bytes(),
         process_source=_process_source(),
+        sessions_inventory_gap=_users_refresh(),
     )
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
