@@ -298,7 +298,11 @@ class AuditCollector:
             category = "process"
         else:
             category = "exit" if syscall == "exit_group" else "file"
-        if not self._buckets[category].take(time.monotonic()):
+        if category == "file":
+            # Decided in _sort, once the PATH records are in: most unlinks and renames in
+            # /tmp are of plain files and must not use up the budget of real changes.
+            notes["file"] = True
+        elif not self._buckets[category].take(time.monotonic()):
             notes["fold"] = True
             return
         stats = {pid: _read_stat(pid)}
@@ -316,6 +320,17 @@ class AuditCollector:
         notes = event.notes
         if notes.get("skip") or "syscall" not in notes:
             return  # not ours, or a stand-alone record without a SYSCALL
+        if notes.get("file"):
+            places = self.watches.places if self.watches else []
+            try:
+                notes["change"] = files.change_of(event, notes["syscall"], places)
+            except RecordError as exc:
+                logger.debug("%s", exc)
+                return
+            if notes["change"] is None:
+                return  # a file outside the watched places, or not an executable
+            if not self._buckets["file"].take(time.monotonic()):
+                notes["fold"] = True
         if notes.get("fold"):
             self._fold(event, notes["syscall"])
             return
@@ -397,8 +412,7 @@ class AuditCollector:
                 return self._builder.connection(event, syscall)
             if syscall == "pam":
                 return self._builder.logon(event)
-            places = self.watches.places if self.watches else []
-            change = files.change_of(event, syscall, places)
+            change = event.notes.get("change")
             return None if change is None else self._builder.file_changed(event, syscall, change)
         except Exception as exc:  # one odd event must not stop the collector
             with self._lock:

@@ -5,6 +5,10 @@ Persistence places get `-w PATH -p wa` watches. A place that does not exist yet 
 watch on its own name when its parent exists (which sees it appear, and entries created in
 it), and its directory watch once it exists; the collector retries missing places every few
 seconds. /tmp and /dev/shm get narrow rules instead (see rules.exec_drop_rules).
+
+Limitation: between a watched directory's creation and the next retry (up to the status
+interval, 10 s), files created in it are seen (through the name watch) but changes to
+files in its subdirectories are not.
 """
 
 from __future__ import annotations

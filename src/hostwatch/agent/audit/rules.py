@@ -172,6 +172,11 @@ def exec_drop_rules(
     A plain `-w /tmp -p wa` would log every write-open of every temporary file; these rules
     let the kernel drop all of that and keep what can make an executable appear. Renames and
     unlinks are filtered after the fact on the mode the PATH record gives.
+
+    Limitation: a file written without an execute bit (an ELF later run through ld.so, or a
+    script run as `sh FILE`) is not reported, nor is one created with openat2(2), whose
+    mode sits in a struct the kernel's argument filters cannot read. Every unlink in these
+    directories still reaches the agent, to be dropped there unless it was executable.
     """
     rules: list[AuditRule] = []
     under = RuleField(AUDIT_DIR, AUDIT_EQUAL, directory)
