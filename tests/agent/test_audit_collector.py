@@ -403,6 +403,39 @@ def test_audit_collector_stop_removes_its_rules_and_keeps_everyone_elses() -> No
         assert sock.status().pid == 0
 
 
+def test_audit_collector_sees_execs_that_an_earlier_rule_also_matches() -> None:
+    _audit_or_skip()
+    other_key = f"hostwatch-test-admin-{uuid.uuid4().hex[:8]}"
+    # An administrator's exec rule, added first: the kernel logs a syscall with the key of
+    # the first rule that matches, so the agent must put its rules ahead of it.
+    admin_rule = AuditRule(
+        frozenset({59, 322}),
+        (RuleField(AUDIT_ARCH, AUDIT_EQUAL, AUDIT_ARCH_X86_64), RuleField.key(other_key)),
+    )
+    events = _Events()
+    marker = uuid.uuid4().hex
+    with AuditSocket() as sock:
+        sock.add_rule(admin_rule)
+        try:
+            agent = AuditCollector(
+                "test-machine",
+                key=f"hostwatch-test-{uuid.uuid4().hex[:8]}",
+                report_running=False,
+                watch_files=False,
+            )
+            agent.start(events.add)
+            try:
+                subprocess.run(["/bin/true", marker], check=True)
+                found = events.wait(lambda e: marker in (e.process_command_line or ""))
+            finally:
+                agent.stop()
+        finally:
+            for rule in rules_with_key(sock, other_key):
+                sock.delete_rule(rule)
+
+    assert found[0].action_type == "ProcessCreated"
+
+
 def test_audit_collector_start_removes_rules_left_by_a_crashed_run() -> None:
     _audit_or_skip()
     key = f"hostwatch-test-crash-{uuid.uuid4().hex[:8]}"
@@ -416,6 +449,8 @@ def test_audit_collector_start_removes_rules_left_by_a_crashed_run() -> None:
             during = rules_with_key(sock, key)
         finally:
             agent.stop()
+            for rule in rules_with_key(sock, key):  # if start failed, the test's own rules
+                sock.delete_rule(rule)
 
         assert len(during) == len(agent_rules(key))
         assert rules_with_key(sock, key) == []

@@ -145,9 +145,7 @@ def telemetry_gaps(status: dict[str, Any]) -> list[str]:
             "(queue full or socket overrun)"
         )
     if status.get("kernel_lost_events"):
-        gaps.append(
-            f"the kernel lost {status['kernel_lost_events']} audit records (backlog full)"
-        )
+        gaps.append(f"the kernel lost {status['kernel_lost_events']} audit records (backlog full)")
     return gaps
 
 

@@ -38,6 +38,7 @@ AUDIT_STATUS_BACKLOG_LIMIT = 0x0010
 
 # Rule lists, actions, fields and operators.
 AUDIT_FILTER_EXIT = 0x04
+AUDIT_FILTER_PREPEND = 0x10  # `auditctl -A`: put the rule at the head of its list
 AUDIT_ALWAYS = 2
 AUDIT_PID = 0
 AUDIT_ARCH = 11

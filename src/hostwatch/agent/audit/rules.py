@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import logging
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hostwatch.agent.audit.netlink import (
     AUDIT_ARCH,
@@ -24,6 +24,7 @@ from hostwatch.agent.audit.netlink import (
     AUDIT_DIR,
     AUDIT_EQUAL,
     AUDIT_EXIT,
+    AUDIT_FILTER_PREPEND,
     AUDIT_PERM,
     AUDIT_PERM_ATTR,
     AUDIT_PERM_WRITE,
@@ -201,6 +202,18 @@ def exec_drop_rules(
     return rules
 
 
+def ahead(rule: AuditRule) -> AuditRule:
+    """`rule` put at the head of its list instead of the tail.
+
+    The kernel logs a syscall with the key of the first rule that matches it, so a rule
+    added earlier (an administrator's `-S execve -k exec`, or one a crashed run of someone
+    else left) would otherwise take the agent's records under its own key, and the agent
+    would skip them as not its own. No other audit daemon can run beside the agent, so
+    coming first takes nothing from anyone.
+    """
+    return replace(rule, flags=rule.flags | AUDIT_FILTER_PREPEND)
+
+
 def rules_with_key(sock: AuditSocket, key: str) -> list[AuditRule]:
     return [rule for rule in sock.list_rules() if key in rule.keys]
 
@@ -231,7 +244,7 @@ def install_rules(sock: AuditSocket, rules: list[AuditRule], key: str) -> int:
         for rule in rules:
             if key not in rule.keys:
                 raise ValueError(f"rule for syscalls {sorted(rule.syscalls)} lacks key {key}")
-            sock.add_rule(rule)
+            sock.add_rule(ahead(rule))
     except BaseException:
         remove_rules(sock, key)
         raise

@@ -19,7 +19,13 @@ from hostwatch.agent.audit.netlink import (
     AuditStatus,
     AuditUnavailable,
 )
-from hostwatch.agent.audit.rules import DEFAULT_KEY, agent_rules, install_rules, remove_rules
+from hostwatch.agent.audit.rules import (
+    DEFAULT_KEY,
+    agent_rules,
+    ahead,
+    install_rules,
+    remove_rules,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +110,7 @@ class AuditSession:
         with self._lock:
             if self._control is None or not self._rules_added:
                 raise AuditError("the audit session is closed")
-            self._control.add_rule(rule)
+            self._control.add_rule(ahead(rule))
 
     def remove_rules(self) -> None:
         """Delete the agent's rules (and only those); new events stop coming."""
