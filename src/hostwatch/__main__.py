@@ -1,5 +1,21 @@
-"""Lets `python -m hostwatch` run the command line."""
+"""The `hostwatch` command. `hostwatch agent ...` goes straight to the agent's entry point,
+so the agent process never imports the server's database, API and auth modules."""
 
-from hostwatch.cli import main
+from __future__ import annotations
 
-main()
+import sys
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if args[:1] == ["agent"] and not {"--help", "-h"} & set(args[1:]):
+        from hostwatch.agent.main import main as agent_main
+
+        sys.exit(agent_main(args[1:], prog="hostwatch agent"))
+    from hostwatch.cli import main as cli_main
+
+    cli_main()
+
+
+if __name__ == "__main__":
+    main()

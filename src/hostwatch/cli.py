@@ -330,12 +330,14 @@ def agent(
         float | None, typer.Option(help="Seconds between heartbeats (default: the server's).")
     ] = None,
 ) -> None:
-    """Run the endpoint agent on this machine."""
-    from hostwatch.agent.runner import run_agent
+    """Run the endpoint agent on this machine.
 
-    raise typer.Exit(
-        run_agent(server, enroll_token, data_dir, heartbeat_interval=heartbeat_interval)
-    )
+    `hostwatch agent` itself is routed to hostwatch.agent.main before this module loads
+    (see hostwatch.__main__); this command serves `--help` and callers of `app`.
+    """
+    from hostwatch.agent.main import run
+
+    raise typer.Exit(run(server, enroll_token, data_dir, heartbeat_interval))
 
 
 @app.command()

@@ -22,6 +22,7 @@ from hostwatch.agent.audit.collector import AuditCollector, Limits
 from hostwatch.agent.audit.netlink import (
     AUDIT_ARCH,
     AUDIT_ARCH_X86_64,
+    AUDIT_DIR,
     AUDIT_EQUAL,
     AuditBusy,
     AuditRule,
@@ -29,7 +30,7 @@ from hostwatch.agent.audit.netlink import (
     AuditUnavailable,
     RuleField,
 )
-from hostwatch.agent.audit.rules import agent_rules, rules_with_key
+from hostwatch.agent.audit.rules import agent_rules, exec_drop_rules, rules_with_key, watch_rule
 from hostwatch.agent.processes import ProcessCollector, _read_stat
 from hostwatch.agent.runner import run_agent
 
@@ -242,6 +243,87 @@ def test_audit_collector_reports_outbound_and_inbound_tcp_with_both_ends(
     assert inbound.fields["protocol"] == "tcp"
 
 
+def test_audit_collector_reports_cron_and_tmp_executables_with_the_writing_process(
+    collector: tuple[AuditCollector, _Events],
+) -> None:
+    _, events = collector
+    tag = uuid.uuid4().hex[:10]
+    cron = f"/etc/cron.d/hostwatch-test-{tag}"
+    dropped = f"/tmp/hostwatch-test-{tag}.sh"
+    plain = f"/tmp/hostwatch-test-{tag}.txt"
+    script = (
+        f"printf '* * * * * root true\\n' > {cron}; mv {cron} {cron}.moved; "
+        f"rm {cron}.moved; printf '#!/bin/sh\\n' > {dropped}; chmod 755 {dropped}; "
+        f"echo notes > {plain}; rm {plain}"
+    )
+    try:
+        shell = subprocess.Popen(["sh", "-c", script])
+        assert shell.wait(timeout=30) == 0
+        changes = events.wait(lambda e: e.kind == "file" and tag in (e.target_file or ""), 4)
+        (started,) = events.wait(
+            lambda e: e.action_type == "ProcessCreated" and e.process_id == shell.pid
+        )
+    finally:
+        for path in (cron, f"{cron}.moved", dropped, plain):
+            Path(path).unlink(missing_ok=True)
+
+    by_action = {(e.action_type, e.target_file): e for e in changes}
+    created = by_action[("FileCreated", cron)]
+    renamed = by_action[("FileRenamed", f"{cron}.moved")]
+    deleted = by_action[("FileDeleted", f"{cron}.moved")]
+    chmodded = by_action[("FileModified", dropped)]
+    assert created.process_id == shell.pid
+    assert created.process_guid == started.process_guid
+    assert created.process_command_line == started.process_command_line
+    assert created.process_image == os.path.realpath("/bin/sh")
+    assert created.user == pwd.getpwuid(os.getuid()).pw_name
+    assert created.fields["watch"] == "cron"
+    assert renamed.fields["old_name"] == cron
+    assert renamed.process_image == os.path.realpath("/bin/mv")
+    assert renamed.parent_process_id == shell.pid
+    assert deleted.process_image == os.path.realpath("/bin/rm")
+    assert chmodded.event_code in ("fchmodat", "fchmodat2", "chmod")
+    assert chmodded.fields["watch"] == "temp-executable"
+    assert chmodded.process_command_line == f"chmod 755 {dropped}"
+    assert chmodded.parent_process_id == shell.pid
+    # Files in /tmp that never become executable are left out.
+    assert not [e for e in changes if e.target_file == plain]
+    time.sleep(0.5)
+    everything = events.where(lambda e: e.kind == "file" and tag in (e.target_file or ""))
+    assert len(everything) == 4, [(e.action_type, e.target_file) for e in everything]
+
+
+def test_audit_collector_reports_su_as_an_elevation_logon_and_its_failure(
+    collector: tuple[AuditCollector, _Events],
+) -> None:
+    _, events = collector
+
+    su = subprocess.run(["su", "nobody", "-s", "/bin/sh", "-c", "true"], timeout=30)
+    # As nobody, su to root with a wrong password: PAM refuses it.
+    refused = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "su", "root", "-c", "true"],
+        input=b"wrong-password\n",
+        capture_output=True,
+        timeout=30,
+    )
+    opened = events.wait(lambda e: e.action_type == "LogonSuccess" and e.user == "nobody")
+    closed = events.wait(lambda e: e.action_type == "Logoff" and e.user == "nobody")
+    failed = events.wait(lambda e: e.action_type == "LogonFailed" and e.user == "root", timeout=20)
+
+    assert su.returncode == 0
+    assert refused.returncode != 0
+    logon = opened[-1]
+    assert logon.kind == "logon"
+    assert logon.fields["logon_type"] == "elevation"
+    assert logon.fields["service"] == "su"
+    assert logon.fields["by_user"] == pwd.getpwuid(os.getuid()).pw_name
+    assert logon.process_image == os.path.realpath("/usr/bin/su")
+    assert closed[-1].fields["session_key"] == logon.fields["session_key"]
+    assert failed[-1].fields["by_user"] == "nobody"
+    assert failed[-1].fields["pam_op"] == "PAM:authentication"
+    assert failed[-1].fields["logon_type"] == "elevation"
+
+
 def test_audit_collector_summarizes_starts_over_the_rate_per_image() -> None:
     _audit_or_skip()
     events = _Events()
@@ -283,26 +365,75 @@ def test_audit_collector_stop_removes_its_rules_and_keeps_everyone_elses() -> No
         frozenset({REBOOT}),
         (RuleField(AUDIT_ARCH, AUDIT_EQUAL, AUDIT_ARCH_X86_64), RuleField.key(other_key)),
     )
+    # An administrator's watch too: its perm field is a number, its dir a string.
+    admin_watch = watch_rule("/etc/cron.d", True, other_key)
     with AuditSocket() as sock:
         sock.add_rule(admin_rule)
+        sock.add_rule(admin_watch)
         try:
             before = [rule.encode() for rule in sock.list_rules()]
             agent = AuditCollector("test-machine", key=agent_key, report_running=False)
             agent.start(lambda events: None)
             try:
                 during = rules_with_key(sock, agent_key)
+                assert agent.watches is not None
+                installed = agent.watches.installed
             finally:
                 agent.stop()
             after = [rule.encode() for rule in sock.list_rules()]
         finally:
-            for rule in rules_with_key(sock, other_key):
+            admins = rules_with_key(sock, other_key)
+            for rule in admins:
                 sock.delete_rule(rule)
 
-        assert len(during) == len(agent_rules(agent_key))
+        exec_dirs = [path for path, _ in installed if path in ("/tmp", "/dev/shm")]
+        expected = (
+            len(agent_rules(agent_key))
+            + sum(len(exec_drop_rules(path, agent_key)) for path in exec_dirs)
+            + len(installed)
+            - len(exec_dirs)
+        )
+        assert len(during) == expected
+        assert ("/etc/cron.d", True) in installed
         assert rules_with_key(sock, agent_key) == []
         assert after == before
         assert admin_rule.encode() in after
+        watched_dirs = [f.value for rule in admins for f in rule.fields if f.field == AUDIT_DIR]
+        assert watched_dirs == ["/etc/cron.d"]
         assert sock.status().pid == 0
+
+
+def test_audit_collector_sees_execs_that_an_earlier_rule_also_matches() -> None:
+    _audit_or_skip()
+    other_key = f"hostwatch-test-admin-{uuid.uuid4().hex[:8]}"
+    # An administrator's exec rule, added first: the kernel logs a syscall with the key of
+    # the first rule that matches, so the agent must put its rules ahead of it.
+    admin_rule = AuditRule(
+        frozenset({59, 322}),
+        (RuleField(AUDIT_ARCH, AUDIT_EQUAL, AUDIT_ARCH_X86_64), RuleField.key(other_key)),
+    )
+    events = _Events()
+    marker = uuid.uuid4().hex
+    with AuditSocket() as sock:
+        sock.add_rule(admin_rule)
+        try:
+            agent = AuditCollector(
+                "test-machine",
+                key=f"hostwatch-test-{uuid.uuid4().hex[:8]}",
+                report_running=False,
+                watch_files=False,
+            )
+            agent.start(events.add)
+            try:
+                subprocess.run(["/bin/true", marker], check=True)
+                found = events.wait(lambda e: marker in (e.process_command_line or ""))
+            finally:
+                agent.stop()
+        finally:
+            for rule in rules_with_key(sock, other_key):
+                sock.delete_rule(rule)
+
+    assert found[0].action_type == "ProcessCreated"
 
 
 def test_audit_collector_start_removes_rules_left_by_a_crashed_run() -> None:
@@ -310,14 +441,16 @@ def test_audit_collector_start_removes_rules_left_by_a_crashed_run() -> None:
     key = f"hostwatch-test-crash-{uuid.uuid4().hex[:8]}"
     with AuditSocket() as sock:
         # What a killed agent leaves: its rules, but no daemon (the kernel frees the slot).
-        for rule in agent_rules(key)[:2]:
+        for rule in [*agent_rules(key)[:2], watch_rule("/etc/cron.d", True, key)]:
             sock.add_rule(rule)
-        agent = AuditCollector("test-machine", key=key, report_running=False)
+        agent = AuditCollector("test-machine", key=key, report_running=False, watch_files=False)
         try:
             agent.start(lambda events: None)
             during = rules_with_key(sock, key)
         finally:
             agent.stop()
+            for rule in rules_with_key(sock, key):  # if start failed, the test's own rules
+                sock.delete_rule(rule)
 
         assert len(during) == len(agent_rules(key))
         assert rules_with_key(sock, key) == []

@@ -16,9 +16,13 @@ T = TypeVar("T")
 
 
 def start_agent(
-    server: ServerProcess, data_dir: Path, enroll_token: str | None, heartbeat: float = 1.0
+    server: ServerProcess,
+    data_dir: Path,
+    enroll_token: str | None,
+    heartbeat: float = 1.0,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    env = {**os.environ}
+    env = {**os.environ, **(env or {})}
     if enroll_token:
         env["HOSTWATCH_ENROLL_TOKEN"] = enroll_token
     log = open(data_dir.parent / f"{data_dir.name}.log", "ab")  # noqa: SIM115

@@ -4,6 +4,7 @@ process tree, and stopping the agent leaves no audit rule of its own behind."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import subprocess
@@ -148,3 +149,103 @@ def test_agent_audit_events_reach_the_timeline_with_the_parent_chain(
     with AuditSocket() as sock:
         assert rules_with_key(sock, DEFAULT_KEY) == []
         assert sock.status().pid == 0
+
+
+def _event(api: httpx.Client, event_id: int) -> dict[str, Any]:
+    answer = api.get(f"/api/events/{event_id}")
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def test_agent_file_and_logon_events_reach_the_timeline_with_their_process(
+    server: ServerProcess, engine: Engine, tmp_path: Path
+) -> None:
+    token = server.cli("enroll-token", "create").strip()
+    api = _api(server)
+    tag = uuid.uuid4().hex[:10]
+    cron = f"/etc/cron.d/hostwatch-test-{tag}"
+    dropped = f"/tmp/hostwatch-test-{tag}"
+    agent = start_agent(
+        server, tmp_path / "agent", token, env={"HOSTWATCH_AGENT_USERS_REFRESH": "1"}
+    )
+    su: subprocess.Popen[bytes] | None = None
+    try:
+        device = wait_for(lambda: _device(engine), 60, "the agent to enroll")
+
+        def source() -> str | None:
+            detail = api.get(f"/api/devices/{device}").json()
+            return ((detail.get("agent") or {}).get("status") or {}).get("process_source")
+
+        assert wait_for(source, 60, "a heartbeat that names the process source") == "audit"
+
+        shell = subprocess.Popen(
+            ["sh", "-c", f"echo '* * * * * root true' > {cron}; cp /bin/true {dropped}"]
+        )
+        assert shell.wait(timeout=30) == 0
+        su = subprocess.Popen(["su", "nobody", "-s", "/bin/sh", "-c", "sleep 60"])
+
+        def file_events() -> list[dict[str, Any]] | None:
+            found = [
+                e
+                for e in _timeline(api, device, kinds="file")
+                if tag in ((e.get("target") or {}).get("file") or "")
+            ]
+            return found if len(found) >= 2 else None
+
+        found = wait_for(file_events, 60, "the cron file and the executable in the timeline")
+        by_file = {e["target"]["file"]: e for e in found}
+        written = by_file[cron]
+        copied = by_file[dropped]
+        assert written["action_type"] == "FileCreated"
+        assert written["process"]["pid"] == shell.pid
+        assert written["process"]["image"] == os.path.realpath("/bin/sh")
+        assert written["user"] == "root"
+        assert copied["action_type"] == "FileCreated"
+        assert copied["process"]["image"] == os.path.realpath("/bin/cp")
+        assert copied["process"]["command_line"] == f"cp /bin/true {dropped}"
+        assert copied["parent"]["pid"] == shell.pid
+        details = _event(api, copied["id"])["fields"]
+        assert details["watch"] == "temp-executable"
+        assert details["sha256"] == hashlib.sha256(Path("/bin/true").read_bytes()).hexdigest()
+
+        # The shell's own process event carries the same guid as its file event.
+        (started,) = [
+            e
+            for e in _timeline(api, device, kinds="process")
+            if e["process"]["pid"] == shell.pid and e["action_type"] == "ProcessCreated"
+        ]
+        assert started["process"]["guid"] == written["process"]["guid"]
+
+        def logged_on() -> list[dict[str, Any]] | None:
+            users = api.get(f"/api/devices/{device}").json()["logged_on_users"] or []
+            return [u for u in users if u["name"] == "nobody"] or None
+
+        (user,) = wait_for(logged_on, 60, "nobody among the logged-on users")
+        assert user["source"] == "logon events (audit)"
+        su.terminate()
+        su.wait(timeout=30)
+
+        def logons() -> list[dict[str, Any]] | None:
+            found = [e for e in _timeline(api, device, kinds="logon") if e["user"] == "nobody"]
+            actions = {e["action_type"] for e in found}
+            return found if {"LogonSuccess", "Logoff"} <= actions else None
+
+        found = wait_for(logons, 60, "su's logon and logoff in the timeline")
+        logon = next(e for e in found if e["action_type"] == "LogonSuccess")
+        assert logon["process"]["pid"] == su.pid
+        assert logon["process"]["image"] == os.path.realpath("/usr/bin/su")
+        fields = _event(api, logon["id"])["fields"]
+        assert fields["logon_type"] == "elevation"
+        assert fields["by_user"] == "root"
+        gone = wait_for(lambda: logged_on() is None or None, 60, "nobody to be logged off")
+        assert gone is True
+    finally:
+        if su is not None and su.poll() is None:
+            su.kill()
+            su.wait()
+        for path in (cron, dropped):
+            Path(path).unlink(missing_ok=True)
+        assert stop(agent) == 0
+
+    with AuditSocket() as sock:
+        assert rules_with_key(sock, DEFAULT_KEY) == []

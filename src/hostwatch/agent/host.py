@@ -5,6 +5,7 @@ from __future__ import annotations
 import configparser
 import ipaddress
 import logging
+import os
 import platform
 import shlex
 import socket
@@ -16,6 +17,7 @@ import psutil
 
 from hostwatch import protocol
 from hostwatch.agent.bounds import clean
+from hostwatch.agent.logons import Sessions
 
 logger = logging.getLogger(__name__)
 
@@ -198,10 +200,22 @@ def collect_host_facts() -> protocol.HostFacts:
     )
 
 
-def collect_logged_on_users() -> list[protocol.LoggedOnUser]:
-    """Sessions recorded in utmp. A system that keeps no utmp yields an empty list."""
+UTMP_FILES = ("/run/utmp", "/var/run/utmp")
+
+
+def keeps_utmp() -> bool:
+    return any(os.path.exists(path) for path in UTMP_FILES)
+
+
+def collect_logged_on_users(
+    sessions: Sessions | None = None,
+) -> list[protocol.LoggedOnUser]:
+    """Sessions recorded in utmp; on a system that keeps no utmp (containers, some minimal
+    installs), the sessions the agent's logon events opened and did not close yet."""
+    if not keeps_utmp():
+        return sessions.current() if sessions is not None else []
     try:
-        sessions = psutil.users()
+        entries = psutil.users()
     except OSError as exc:
         logger.warning("cannot read logged-on users from utmp: %s", exc)
         return []
@@ -213,6 +227,6 @@ def collect_logged_on_users() -> list[protocol.LoggedOnUser]:
             started=datetime.fromtimestamp(entry.started, UTC) if entry.started else None,
             source="utmp",
         )
-        for entry in sessions
+        for entry in entries
         if entry.name
     ]

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from hostwatch import __version__, protocol
 from hostwatch.agent.audit.collector import AuditCollector
 from hostwatch.agent.audit.netlink import AuditBusy, AuditError
+from hostwatch.agent.authtail import AuthLogCollector
 from hostwatch.agent.bounds import LONG
 from hostwatch.agent.client import (
     AgentClient,
@@ -29,7 +30,9 @@ from hostwatch.agent.client import (
     RequestRejected,
     ServerUnavailable,
 )
-from hostwatch.agent.host import collect_host_facts, collect_logged_on_users
+from hostwatch.agent.host import collect_host_facts, collect_logged_on_users, keeps_utmp
+from hostwatch.agent.inotify import InotifyCollector
+from hostwatch.agent.logons import Sessions
 from hostwatch.agent.processes import ProcessCollector
 from hostwatch.agent.software import collect_software
 from hostwatch.agent.spool import DEFAULT_MAX_BYTES, Spool, SpooledEvent, SpoolFull
@@ -51,12 +54,14 @@ EXIT_ENROLL_REFUSED = 2  # no state and no usable enrollment token
 
 SPOOL_MAX_BYTES_ENV = "HOSTWATCH_AGENT_SPOOL_MAX_BYTES"
 PROCESS_SOURCE_ENV = "HOSTWATCH_AGENT_PROCESS_SOURCE"
+USERS_REFRESH_ENV = "HOSTWATCH_AGENT_USERS_REFRESH"
 PROCESS_SOURCES = ("auto", "audit", "poll")
 DEFAULT_HEARTBEAT = 30.0
 CREDENTIAL_RETRY = 300.0  # a refused credential needs an operator; do not hammer the server
 SHUTDOWN_FLUSH = 2.0
 INVENTORY_FRESH = 600.0  # an unsent snapshot younger than this is sent instead of a new one
 MAX_REJECTS_PER_FLUSH = 64
+SESSIONS_INVENTORY_GAP = 60.0  # seconds between inventories sent for logged-on users alone
 
 
 class Backoff:
@@ -107,6 +112,7 @@ class AgentRunner:
         stop_event: threading.Event | None = None,
         spool_max_bytes: int = DEFAULT_MAX_BYTES,
         process_source: str = "auto",
+        sessions_inventory_gap: float = SESSIONS_INVENTORY_GAP,
     ) -> None:
         if process_source not in PROCESS_SOURCES:
             raise ValueError(f"process source must be one of {', '.join(PROCESS_SOURCES)}")
@@ -126,6 +132,11 @@ class AgentRunner:
         self._self_process = psutil.Process()
         self._spool: Spool | None = None
         self._collector: ProcessCollector | AuditCollector | None = None
+        # Without audit: file events from inotify, logon events from auth.log or the journal.
+        self._inotify: InotifyCollector | None = None
+        self._authlog: AuthLogCollector | None = None
+        self._sessions = Sessions()
+        self._sessions_gap = sessions_inventory_gap
         self._device_id = ""
         self._machine_id: str | None = None
         self._server_up: bool | None = None
@@ -263,6 +274,9 @@ class AgentRunner:
         logger.info("agent stopping")
         if self._collector is not None:
             self._collector.stop(timeout=self._poll_interval + 2.0)
+        for extra in (self._inotify, self._authlog):
+            if extra is not None:
+                extra.stop()
         if self._spool is None:
             return
         if self._server_up:
@@ -281,6 +295,13 @@ class AgentRunner:
         self._self_process.cpu_percent(None)  # the first reading only starts the measurement
 
         while not self.stop_event.is_set():
+            if (
+                self._sessions.changed
+                and not keeps_utmp()
+                and time.monotonic() - self._inventory_collected > self._sessions_gap
+            ):
+                # The logged-on users come from logon events here: send them while current.
+                self._inventory_due = True
             if self._inventory_due:
                 self._collect_inventory()
             if time.monotonic() >= self._next_contact:
@@ -315,12 +336,31 @@ class AgentRunner:
                 return audit
         poller = ProcessCollector(self._machine_id, interval=self._poll_interval)
         poller.start(self._on_events, self._on_process_error)
+        self._start_fallback_collectors()
         return poller
+
+    def _start_fallback_collectors(self) -> None:
+        """File events from inotify (no process attribution) and logon events from the
+        auth log or the journal, for when the audit collector cannot run."""
+        try:
+            inotify = InotifyCollector(self._machine_id)
+            inotify.start(self._on_events)
+        except OSError as exc:
+            logger.warning("file events not collected: %s", exc)
+            self._errors.set("files", [f"file events are not collected: {exc}"])
+        else:
+            self._inotify = inotify
+        authlog = AuthLogCollector(self.data_dir, self._machine_id)
+        if authlog.start(self._on_events):
+            self._authlog = authlog
+        else:
+            logger.warning("logon events not collected: no auth log, journal or audit")
 
     def _on_audit_error(self, message: str | None) -> None:
         self._errors.set("audit", [message] if message else [])
 
     def _on_events(self, events: list[protocol.AgentEvent]) -> None:
+        self._sessions.observe(events)
         self.spool.add_events(events)
         self.wake.set()
 
@@ -436,7 +476,7 @@ class AgentRunner:
         upload = protocol.InventoryUpload(
             collected_at=datetime.now(UTC),
             host=collect_host_facts(),
-            logged_on_users=collect_logged_on_users()[:4096],
+            logged_on_users=collect_logged_on_users(self._sessions)[:4096],
             software=collect_software(errors),
         )
         self._errors.set("inventory", errors)
@@ -567,6 +607,17 @@ def _spool_max_bytes() -> int:
         return DEFAULT_MAX_BYTES
 
 
+def _users_refresh() -> float:
+    raw = os.environ.get(USERS_REFRESH_ENV)
+    if not raw:
+        return SESSIONS_INVENTORY_GAP
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        logger.warning("ignoring %s=%r: not a number of seconds", USERS_REFRESH_ENV, raw)
+        return SESSIONS_INVENTORY_GAP
+
+
 def _process_source() -> str:
     raw = os.environ.get(PROCESS_SOURCE_ENV, "auto").strip().lower() or "auto"
     if raw not in PROCESS_SOURCES:
@@ -589,7 +640,9 @@ def run_agent(
 
     The spool cap comes from HOSTWATCH_AGENT_SPOOL_MAX_BYTES (default 256 MiB). Process
     events come from the kernel audit subsystem when the agent may use it, else from
-    polling /proc; HOSTWATCH_AGENT_PROCESS_SOURCE=poll forces polling.
+    polling /proc; HOSTWATCH_AGENT_PROCESS_SOURCE=poll forces polling. On a system without
+    utmp, logged-on users come from logon events, and a change is sent at most every
+    HOSTWATCH_AGENT_USERS_REFRESH seconds (default 60).
     """
     runner = AgentRunner(
         server_url,
@@ -600,6 +653,7 @@ def run_agent(
         stop_event=stop_event,
         spool_max_bytes=_spool_max_bytes(),
         process_source=_process_source(),
+        sessions_inventory_gap=_users_refresh(),
     )
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

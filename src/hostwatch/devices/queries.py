@@ -120,9 +120,10 @@ def _conditions(filters: DeviceFilters, settings: Settings, now: datetime) -> li
         conditions.append(or_(*matches))
     conditions.extend(_has_tag(tag) for tag in filters.tags or [])
     if filters.health:
-        if filters.health not in {"active", "inactive", "misconfigured"}:
+        if filters.health not in {"active", "inactive", "misconfigured", "degraded"}:
             raise InvalidInput(
-                f"health {filters.health!r} is not one of: active, inactive, misconfigured",
+                f"health {filters.health!r} is not one of: active, inactive, misconfigured, "
+                "degraded",
                 errors=[{"field": "health", "message": "unknown health state"}],
             )
         conditions.append(registry.health_filter(filters.health, settings, now))
@@ -195,7 +196,7 @@ def list_devices(
         query = query.offset(offset)
     rows = session.execute(query).all()
     items = [_summary(device, settings, now) for device, _ in rows[:limit]]
-    if filters.health in {"active", "misconfigured"}:
+    if filters.health in {"active", "misconfigured", "degraded"}:
         # Limitation: misconfiguration is judged from the agent's latest status in Python,
         # so a page filtered by active or misconfigured may hold fewer rows than the limit
         # and the total counts both.

@@ -105,7 +105,11 @@ def sync_system_tags(session: Session, device: Device) -> None:
 
 
 def health(device: Device, settings: Settings, now: datetime) -> tuple[str, list[str]]:
-    """The health state and the reasons for it: active, inactive or misconfigured."""
+    """The health state and the reasons for it: active, inactive, misconfigured or degraded.
+
+    Misconfigured: the agent reports errors, a refused credential or no inventory. Degraded:
+    the agent runs, but its telemetry has gaps (events dropped, or lost by the kernel).
+    """
     reasons: list[str] = []
     if device.last_seen is None or now - device.last_seen > timedelta(
         seconds=settings.inactive_after_seconds
@@ -114,22 +118,44 @@ def health(device: Device, settings: Settings, now: datetime) -> tuple[str, list
         reasons.append(f"no report for more than {days:g} days")
         return "inactive", reasons
     agent = device.agent
-    if agent is not None:
-        status: dict[str, Any] = agent.status or {}
-        if agent.revoked_at is not None:
-            reasons.append("the agent's credential was revoked")
-        reasons.extend(f"agent error: {e}" for e in status.get("errors") or [])
-        if status.get("dropped_events"):
-            reasons.append(f"the agent dropped {status['dropped_events']} events (spool full)")
-        if device.inventory_collected_at is None:
-            reasons.append("no inventory received yet")
+    if agent is None:
+        return "active", []
+    status: dict[str, Any] = agent.status or {}
+    if agent.revoked_at is not None:
+        reasons.append("the agent's credential was revoked")
+    reasons.extend(f"agent error: {e}" for e in status.get("errors") or [])
+    if device.inventory_collected_at is None:
+        reasons.append("no inventory received yet")
+    gaps = telemetry_gaps(status)
     if reasons:
-        return "misconfigured", reasons
+        return "misconfigured", reasons + gaps
+    if gaps:
+        return "degraded", gaps
     return "active", []
 
 
+def telemetry_gaps(status: dict[str, Any]) -> list[str]:
+    """What the agent's heartbeat says it failed to deliver, one reason per counter.
+
+    Limitation: the counters run from the agent's start, so a device stays degraded after
+    a burst of drops until its agent restarts.
+    """
+    gaps = []
+    if status.get("dropped_events"):
+        gaps.append(f"the agent dropped {status['dropped_events']} events (spool full)")
+    if status.get("collector_dropped_events"):
+        gaps.append(
+            f"the agent's collector dropped {status['collector_dropped_events']} events "
+            "(queue full or socket overrun)"
+        )
+    if status.get("kernel_lost_events"):
+        gaps.append(f"the kernel lost {status['kernel_lost_events']} audit records (backlog full)")
+    return gaps
+
+
 def health_filter(state: str, settings: Settings, now: datetime) -> Any:
-    """A SQL condition for a health filter; misconfigured devices are a subset of active ones."""
+    """A SQL condition for a health filter; misconfigured and degraded devices are subsets of
+    the active ones."""
     cutoff = now - timedelta(seconds=settings.inactive_after_seconds)
     if state == "inactive":
         return or_(Device.last_seen.is_(None), Device.last_seen < cutoff)

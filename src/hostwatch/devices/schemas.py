@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hostwatch.protocol import AgentStatus as AgentStatus
 
-HealthState = Literal["active", "inactive", "misconfigured"]
+HealthState = Literal["active", "inactive", "misconfigured", "degraded"]
 # The scales detection and vulnerability matching will rate devices on; null until they do.
 RiskLevel = Literal["none", "low", "medium", "high"]
 ExposureLevel = Literal["low", "medium", "high"]

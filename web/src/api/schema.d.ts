@@ -717,7 +717,7 @@ export interface components {
              * Health State
              * @enum {string}
              */
-            health_state: "active" | "inactive" | "misconfigured";
+            health_state: "active" | "inactive" | "misconfigured" | "degraded";
             /** Health Reasons */
             health_reasons: string[];
             /** Boot Time */
@@ -760,7 +760,7 @@ export interface components {
              * Health State
              * @enum {string}
              */
-            health_state: "active" | "inactive" | "misconfigured";
+            health_state: "active" | "inactive" | "misconfigured" | "degraded";
             /**
              * Risk Level
              * @description null until detection rates the device
@@ -1918,7 +1918,7 @@ export interface operations {
                 q?: string | null;
                 /** @description all must match */
                 tag?: string[] | null;
-                health?: ("active" | "inactive" | "misconfigured") | null;
+                health?: ("active" | "inactive" | "misconfigured" | "degraded") | null;
                 source?: string | null;
                 known_from?: ("endpoint" | "directory" | "both") | null;
                 /** @description contains */

@@ -18,6 +18,7 @@ describe('healthLabel', () => {
     expect(healthLabel('active')).toBe('Active');
     expect(healthLabel('inactive')).toBe('Inactive');
     expect(healthLabel('misconfigured')).toBe('Misconfigured');
+    expect(healthLabel('degraded')).toBe('Degraded');
   });
 
   it('says Unknown for a missing state and keeps a code it does not know', () => {

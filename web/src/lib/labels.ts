@@ -12,12 +12,14 @@ const HEALTH_LABELS: Record<HealthState, string> = {
   active: 'Active',
   inactive: 'Inactive',
   misconfigured: 'Misconfigured',
+  degraded: 'Degraded',
 };
 
 const HEALTH_COLORS: Record<HealthState, BadgeColor> = {
   active: 'success',
   inactive: 'subtle',
   misconfigured: 'warning',
+  degraded: 'warning',
 };
 
 const LEVEL_LABELS: Record<RiskLevel, string> = {

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import pwd
+import stat
 import time
 import uuid
 from collections import OrderedDict
@@ -24,7 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from hostwatch import protocol
-from hostwatch.agent.audit import procfs
+from hostwatch.agent import logons, watched
+from hostwatch.agent.audit import files, procfs
 from hostwatch.agent.audit.hashes import ImageHashes
 from hostwatch.agent.audit.records import AuditEvent, Record
 from hostwatch.agent.bounds import LONG, PATH, SHORT, fit
@@ -358,3 +361,90 @@ class EventBuilder:
             target_file=target,
             fields=fields,
         )
+
+    def file_changed(
+        self, event: AuditEvent, syscall: str, change: files.Change
+    ) -> protocol.AgentEvent:
+        """A watched file created, modified, deleted or renamed, with the process that did it."""
+        record = event.syscall
+        assert record is not None
+        pid = record.number("pid") or 0
+        at = event.seconds + event.millis / 1000
+        fields: dict[str, Any] = {
+            "collector": "audit",
+            "audit_serial": event.serial,
+            "watch": change.category,
+        }
+        if not event.complete:
+            fields["audit_incomplete"] = True
+        user = self._actor_fields(record, fields)
+        guid, _ = self._identify(pid, at, event)
+        target, truncated = fit(change.path, PATH)
+        if truncated:
+            fields["target_file_truncated"] = True
+        if change.old_path is not None:
+            fields["old_name"] = fit(change.old_path, PATH)[0]
+        if change.mode is not None:
+            # The mode as the syscall found it: before a chmod, after a create.
+            fields["audit_mode"] = f"{change.mode:o}"
+        if change.is_dir:
+            fields["is_directory"] = True
+        if change.action in ("FileCreated", "FileModified", "FileRenamed") and not change.is_dir:
+            self._describe_file(change.path, fields)
+        argv = event.notes.get("cmdline") or event.proctitle()
+        image = record.text("exe")
+        known = self._known.get(pid)
+        return protocol.AgentEvent(
+            key=self._key(event, "file"),
+            time=event.time,
+            kind="file",
+            action_type=change.action,
+            event_code=syscall,
+            user=user,
+            process_id=pid,
+            process_image=fit(image, PATH)[0],
+            process_command_line=fit(command_line(argv), LONG)[0]
+            or (known.command_line if known else None),
+            process_guid=guid,
+            parent_process_id=record.number("ppid"),
+            target_file=target,
+            fields=fields,
+        )
+
+    def _describe_file(self, path: str, fields: dict[str, Any]) -> None:
+        """Mode, kind and hash of the file as it is now (it may have changed again since)."""
+        executable, kind = watched.executable_kind(path)
+        try:
+            info = os.stat(path, follow_symlinks=False)
+        except OSError:
+            fields["gone"] = True
+            return
+        fields["mode"] = f"{info.st_mode:o}"
+        fields["size"] = info.st_size
+        fields["executable"] = executable
+        if kind:
+            fields["content"] = kind
+        if stat.S_ISREG(info.st_mode):
+            sha256, reason = self._hashes.sha256(path)
+            if sha256:
+                fields["sha256"] = sha256
+            else:
+                fields["sha256_missing"] = reason
+
+    def logon(self, event: AuditEvent) -> protocol.AgentEvent | None:
+        """A PAM record (USER_AUTH, USER_START, ...) as a logon event; None for the steps
+        that are not one (a successful authentication is followed by its session start)."""
+        record = event.records[0]
+        found = logons.from_pam_record(record)
+        if found is None:
+            return None
+        logon = found.event(
+            key=self._key(event, "logon"),
+            time=event.time,
+            collector="audit",
+            extra={"audit_serial": event.serial},
+        )
+        if found.pid:
+            at = event.seconds + event.millis / 1000
+            logon.process_guid = self._identify(found.pid, at, event)[0]
+        return logon

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import logging
+import os
 import queue
 import threading
 import time
@@ -22,9 +23,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hostwatch import protocol
+from hostwatch.agent.audit import files
 from hostwatch.agent.audit.builder import EventBuilder, socket_of
 from hostwatch.agent.audit.hashes import ImageHashes
 from hostwatch.agent.audit.netlink import AuditError
+from hostwatch.agent.audit.procfs import read_cmdline
 from hostwatch.agent.audit.records import (
     SYSCALL,
     Assembler,
@@ -35,6 +38,7 @@ from hostwatch.agent.audit.records import (
 from hostwatch.agent.audit.rules import DEFAULT_KEY, syscall_names
 from hostwatch.agent.audit.session import AuditSession
 from hostwatch.agent.bounds import PATH, clean
+from hostwatch.agent.logons import PAM_TYPES
 from hostwatch.agent.processes import ProcessCollector, _read_stat, read_boot_id
 
 logger = logging.getLogger(__name__)
@@ -57,6 +61,8 @@ class Limits:
     exit_burst: float = 2000.0
     network_rate: float = 200.0
     network_burst: float = 2000.0
+    file_rate: float = 200.0
+    file_burst: float = 2000.0
     summary_interval: float = 10.0
     batch_events: int = 500
     batch_seconds: float = 0.5
@@ -88,14 +94,20 @@ class _Summary:
         self.process_starts: Counter[str] = Counter()
         self.process_exits = 0
         self.connections: Counter[str] = Counter()
+        self.file_changes = 0
 
     def __bool__(self) -> bool:
-        return bool(self.process_starts or self.process_exits or self.connections)
+        return bool(
+            self.process_starts or self.process_exits or self.connections or self.file_changes
+        )
 
     @property
     def total(self) -> int:
         return (
-            sum(self.process_starts.values()) + self.process_exits + sum(self.connections.values())
+            sum(self.process_starts.values())
+            + self.process_exits
+            + sum(self.connections.values())
+            + self.file_changes
         )
 
 
@@ -118,6 +130,7 @@ class AuditCollector:
         boot_id: str | None = None,
         limits: Limits | None = None,
         report_running: bool = True,
+        watch_files: bool = True,
     ) -> None:
         self.limits = limits or Limits()
         self.key = key
@@ -138,7 +151,9 @@ class AuditCollector:
             "process": _Bucket(self.limits.process_rate, self.limits.process_burst),
             "exit": _Bucket(self.limits.exit_rate, self.limits.exit_burst),
             "network": _Bucket(self.limits.network_rate, self.limits.network_burst),
+            "file": _Bucket(self.limits.file_rate, self.limits.file_burst),
         }
+        self.watches = files.WatchPlan(key) if watch_files else None
         self._lock = threading.Lock()
         self._summary = _Summary()
         self._stop_reading = threading.Event()
@@ -157,6 +172,7 @@ class AuditCollector:
     def start(self, sink: Sink, on_error: ErrorSink | None = None) -> None:
         self.session.open()
         self._sink, self._on_error = sink, on_error
+        self._install_watches()
         self._stop_reading.clear()
         self._threads = [
             threading.Thread(target=self._read, name="hostwatch-audit-read", daemon=True),
@@ -237,6 +253,12 @@ class AuditCollector:
         except RecordError as exc:
             logger.debug("%s", exc)
             return
+        if kind in PAM_TYPES:
+            # PAM's records stand alone: no syscall, no EOE, no rule key.
+            alone = AuditEvent(record.serial, record.seconds, record.millis, [record], True)
+            alone.notes["syscall"] = "pam"
+            self._sort(alone)
+            return
         done = self._assembler.add(record)
         if kind == SYSCALL:
             event = self._assembler.pending(record.serial)
@@ -257,6 +279,10 @@ class AuditCollector:
             record = event.syscall
             pid = record.number("pid") if record else None
             ppid = record.number("ppid") if record else None
+            if syscall is None and record is not None and record.number("syscall") is not None:
+                # A watch matches any syscall of its permission class (truncate, setxattr,
+                # utimensat, ...); those without a name in the table keep their number.
+                syscall = f"syscall {record.number('syscall')}"
         except RecordError as exc:
             logger.debug("%s", exc)
             notes["skip"] = True
@@ -266,8 +292,17 @@ class AuditCollector:
             return
         notes["syscall"] = syscall
         network = syscall in _NETWORK
-        category = "network" if network else "process" if syscall in _PROCESS else "exit"
-        if not self._buckets[category].take(time.monotonic()):
+        if network:
+            category = "network"
+        elif syscall in _PROCESS:
+            category = "process"
+        else:
+            category = "exit" if syscall == "exit_group" else "file"
+        if category == "file":
+            # Decided in _sort, once the PATH records are in: most unlinks and renames in
+            # /tmp are of plain files and must not use up the budget of real changes.
+            notes["file"] = True
+        elif not self._buckets[category].take(time.monotonic()):
             notes["fold"] = True
             return
         stats = {pid: _read_stat(pid)}
@@ -276,12 +311,26 @@ class AuditCollector:
         notes["stats"] = {key: value for key, value in stats.items() if value is not None}
         if network:
             notes["socket"] = socket_of(event, syscall)
+        if category == "file":
+            notes["cmdline"] = read_cmdline(pid)
+            notes["dirfds"] = _dirfds(pid, syscall, record)
 
     def _sort(self, event: AuditEvent) -> None:
         """Queue a complete event of ours for building, or fold it into the summary."""
         notes = event.notes
         if notes.get("skip") or "syscall" not in notes:
             return  # not ours, or a stand-alone record without a SYSCALL
+        if notes.get("file"):
+            places = self.watches.places if self.watches else []
+            try:
+                notes["change"] = files.change_of(event, notes["syscall"], places)
+            except RecordError as exc:
+                logger.debug("%s", exc)
+                return
+            if notes["change"] is None:
+                return  # a file outside the watched places, or not an executable
+            if not self._buckets["file"].take(time.monotonic()):
+                notes["fold"] = True
         if notes.get("fold"):
             self._fold(event, notes["syscall"])
             return
@@ -305,6 +354,8 @@ class AuditCollector:
                     summary.process_starts["(other images)"] += 1
             elif syscall == "exit_group":
                 summary.process_exits += 1
+            elif syscall not in _NETWORK:
+                summary.file_changes += 1
             elif image in summary.connections or len(summary.connections) < 4096:
                 summary.connections[image] += 1
             else:
@@ -342,6 +393,8 @@ class AuditCollector:
             if now - polled >= self.limits.status_interval:
                 polled = now
                 self._poll_kernel()
+                if self.watches is not None and self.watches.missing:
+                    self._install_watches()
         summary = self._summary_event()
         if summary is not None:
             batch.append(summary)
@@ -355,7 +408,12 @@ class AuditCollector:
                 return self._builder.process_created(event, syscall)
             if syscall == "exit_group":
                 return self._builder.process_exited(event)
-            return self._builder.connection(event, syscall)
+            if syscall in _NETWORK:
+                return self._builder.connection(event, syscall)
+            if syscall == "pam":
+                return self._builder.logon(event)
+            change = event.notes.get("change")
+            return None if change is None else self._builder.file_changed(event, syscall, change)
         except Exception as exc:  # one odd event must not stop the collector
             with self._lock:
                 self.build_errors += 1
@@ -394,6 +452,7 @@ class AuditCollector:
             "process_exits": summary.process_exits,
             "connections": connections,
             "connections_other_images": other_connections,
+            "file_changes": summary.file_changes,
             "process_rate_limit": self.limits.process_rate,
             "network_rate_limit": self.limits.network_rate,
         }
@@ -409,6 +468,23 @@ class AuditCollector:
             fields=fields,
         )
 
+    def _install_watches(self) -> None:
+        """Add the file watches whose places exist now; a failure costs file events only."""
+        if self.watches is None:
+            return
+        try:
+            added = self.watches.install(self.session)
+        except AuditError as exc:
+            logger.warning("file watches not installed: %s", exc)
+            self._report(f"audit: file watches could not be added: {exc}")
+            return
+        if added:
+            logger.info(
+                "audit file watches: %s added, %s places not present yet",
+                added,
+                len(self.watches.missing),
+            )
+
     def _poll_kernel(self) -> None:
         try:
             status = self.session.status()
@@ -418,16 +494,30 @@ class AuditCollector:
         with self._lock:
             # The counter is the kernel's since boot, and wraps at 2**32.
             self.kernel_lost = (status.lost - self.session.lost_at_start) % 2**32
-            counts = (self.dropped, self.kernel_lost, self.build_errors)
-        problems = []
-        if counts[0]:
-            problems.append(f"{counts[0]} events dropped by the agent (queue full)")
-        if counts[1]:
-            problems.append(f"{counts[1]} audit records lost by the kernel (backlog full)")
-        if counts[2]:
-            problems.append(f"{counts[2]} audit events could not be read")
-        self._report(f"audit: {'; '.join(problems)}" if problems else None)
+            build_errors = self.build_errors
+        # Drops and kernel losses travel as heartbeat counters, which the server turns into
+        # the device's degraded state; only events that could not be read are an error.
+        self._report(
+            f"audit: {build_errors} audit events could not be read" if build_errors else None
+        )
 
     def _report(self, message: str | None) -> None:
         if self._on_error is not None:
             self._on_error(message)
+
+
+def _dirfds(pid: int, syscall: str, record: Any) -> dict[int, str]:
+    """For *at syscalls, the directories their fd arguments stand for, read while the
+    process still runs (names in their PATH records are relative to these)."""
+    found: dict[int, str] = {}
+    if record is None or not syscall.endswith(("at", "at2")):
+        return found
+    for arg in files.DIRFD_ARGS.get(syscall, (0,)):
+        fd = record.number(f"a{arg}", 16)
+        if fd is None or fd == files.AT_FDCWD or fd > 1 << 20:
+            continue
+        try:
+            found[arg] = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+    return found

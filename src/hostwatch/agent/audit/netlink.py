@@ -38,6 +38,7 @@ AUDIT_STATUS_BACKLOG_LIMIT = 0x0010
 
 # Rule lists, actions, fields and operators.
 AUDIT_FILTER_EXIT = 0x04
+AUDIT_FILTER_PREPEND = 0x10  # `auditctl -A`: put the rule at the head of its list
 AUDIT_ALWAYS = 2
 AUDIT_PID = 0
 AUDIT_ARCH = 11
@@ -49,7 +50,16 @@ AUDIT_NOT_EQUAL = 0x30000000
 AUDIT_MAX_FIELDS = 64
 AUDIT_BITMASK_SIZE = 64
 AUDIT_MAX_KEY_LEN = 256
-_STRING_FIELDS = {AUDIT_FILTERKEY, 41, 42, 43, 44, 105, 106, 107, 108, 109, 200, 201, 202, 203}
+AUDIT_WATCH = 105
+AUDIT_PERM = 106
+AUDIT_DIR = 107
+AUDIT_ARG0 = 200
+AUDIT_BIT_MASK = 0x08000000  # `-F a1&0111`: any of the bits set
+AUDIT_PERM_WRITE = 2
+AUDIT_PERM_ATTR = 8
+# Fields whose value is a string in the rule's buffer (kernel/auditfilter.c,
+# audit_data_to_entry): the SELinux subject and object labels, watch, dir, key and exe.
+_STRING_FIELDS = {*range(13, 18), *range(19, 24), AUDIT_WATCH, AUDIT_DIR, 112, AUDIT_FILTERKEY}
 
 AUDIT_ARCH_X86_64 = 0xC000003E
 AUDIT_ARCH_I386 = 0x40000003

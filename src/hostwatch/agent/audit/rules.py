@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import logging
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hostwatch.agent.audit.netlink import (
     AUDIT_ARCH,
@@ -18,9 +18,18 @@ from hostwatch.agent.audit.netlink import (
     AUDIT_ARCH_ARM,
     AUDIT_ARCH_I386,
     AUDIT_ARCH_X86_64,
+    AUDIT_ARG0,
+    AUDIT_BIT_MASK,
+    AUDIT_BITMASK_SIZE,
+    AUDIT_DIR,
     AUDIT_EQUAL,
     AUDIT_EXIT,
+    AUDIT_FILTER_PREPEND,
+    AUDIT_PERM,
+    AUDIT_PERM_ATTR,
+    AUDIT_PERM_WRITE,
     AUDIT_SUCCESS,
+    AUDIT_WATCH,
     AuditError,
     AuditRule,
     AuditSocket,
@@ -31,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_KEY = "hostwatch-agent"
 EINPROGRESS = 115
+O_CREAT = 0o100  # the same on x86 and arm (include/uapi/asm-generic/fcntl.h)
+EXEC_BITS = 0o111
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,18 @@ class _Arch:
     exit_group: int
     connect: int
     accepts: tuple[int, ...]  # accept, then accept4 (i386 has only accept4)
+    files: _FileCalls
+
+
+@dataclass(frozen=True)
+class _FileCalls:
+    """The syscalls that can leave an executable in a directory, with the argument that holds
+    the mode (and the open flags)."""
+
+    chmods: tuple[tuple[int, int], ...]  # (syscall, index of the mode argument)
+    creates: tuple[tuple[int, int | None, int], ...]  # (syscall, flags arg or None, mode arg)
+    moves: tuple[int, ...]  # rename, link and unlink in all their forms
+    names: dict[int, str]
 
 
 # Syscall numbers from each architecture's syscall table (arch/*/entry/syscalls, and the
@@ -48,10 +71,46 @@ class _Arch:
 # syscall, only accept4 and the multiplexed socketcall.
 # Limitation: 32-bit programs that reach connect or accept through socketcall(2) (old i386
 # libcs) are not seen; current glibc calls the direct syscalls.
-_X86_64 = _Arch(AUDIT_ARCH_X86_64, 59, 322, 231, 42, (43, 288))
-_I386 = _Arch(AUDIT_ARCH_I386, 11, 358, 252, 362, (364,))
-_AARCH64 = _Arch(AUDIT_ARCH_AARCH64, 221, 281, 94, 203, (202, 242))
-_ARM = _Arch(AUDIT_ARCH_ARM, 11, 387, 248, 283, (285, 366))
+_X86_64_FILES = _FileCalls(
+    chmods=((90, 1), (91, 1), (268, 2), (452, 2)),
+    creates=((2, 1, 2), (257, 2, 3), (85, None, 1)),
+    moves=(82, 264, 316, 86, 265, 87, 263),
+    names={90: "chmod", 91: "fchmod", 268: "fchmodat", 452: "fchmodat2", 2: "open",
+           257: "openat", 85: "creat", 82: "rename", 264: "renameat", 316: "renameat2",
+           86: "link", 265: "linkat", 87: "unlink", 263: "unlinkat", 83: "mkdir",
+           258: "mkdirat", 84: "rmdir", 76: "truncate", 77: "ftruncate", 92: "chown",
+           93: "fchown", 94: "lchown", 260: "fchownat", 280: "utimensat", 88: "symlink",
+           266: "symlinkat", 188: "setxattr", 189: "lsetxattr", 190: "fsetxattr",
+           437: "openat2"},
+)  # fmt: skip
+_I386_FILES = _FileCalls(
+    chmods=((15, 1), (94, 1), (306, 2), (452, 2)),
+    creates=((5, 1, 2), (295, 2, 3), (8, None, 1)),
+    moves=(38, 302, 353, 9, 303, 10, 301),
+    names={15: "chmod", 94: "fchmod", 306: "fchmodat", 452: "fchmodat2", 5: "open",
+           295: "openat", 8: "creat", 38: "rename", 302: "renameat", 353: "renameat2",
+           9: "link", 303: "linkat", 10: "unlink", 301: "unlinkat"},
+)  # fmt: skip
+_AARCH64_FILES = _FileCalls(
+    chmods=((52, 1), (53, 2), (452, 2)),
+    creates=((56, 2, 3),),
+    moves=(38, 276, 37, 35),
+    names={52: "fchmod", 53: "fchmodat", 452: "fchmodat2", 56: "openat", 38: "renameat",
+           276: "renameat2", 37: "linkat", 35: "unlinkat", 34: "mkdirat", 46: "ftruncate",
+           45: "truncate", 88: "utimensat", 54: "fchownat", 55: "fchown", 36: "symlinkat"},
+)  # fmt: skip
+_ARM_FILES = _FileCalls(
+    chmods=((15, 1), (94, 1), (333, 2), (452, 2)),
+    creates=((5, 1, 2), (322, 2, 3), (8, None, 1)),
+    moves=(38, 329, 382, 9, 330, 10, 328),
+    names={15: "chmod", 94: "fchmod", 333: "fchmodat", 452: "fchmodat2", 5: "open",
+           322: "openat", 8: "creat", 38: "rename", 329: "renameat", 382: "renameat2",
+           9: "link", 330: "linkat", 10: "unlink", 328: "unlinkat"},
+)  # fmt: skip
+_X86_64 = _Arch(AUDIT_ARCH_X86_64, 59, 322, 231, 42, (43, 288), _X86_64_FILES)
+_I386 = _Arch(AUDIT_ARCH_I386, 11, 358, 252, 362, (364,), _I386_FILES)
+_AARCH64 = _Arch(AUDIT_ARCH_AARCH64, 221, 281, 94, 203, (202, 242), _AARCH64_FILES)
+_ARM = _Arch(AUDIT_ARCH_ARM, 11, 387, 248, 283, (285, 366), _ARM_FILES)
 _ARCHES = {"x86_64": (_X86_64, _I386), "aarch64": (_AARCH64, _ARM)}
 
 
@@ -88,6 +147,73 @@ def agent_rules(key: str = DEFAULT_KEY, machine: str | None = None) -> list[Audi
     return rules
 
 
+# Every syscall: the kernel matches a watch's `perm` against the syscall's class itself.
+_ALL_SYSCALLS = frozenset(range(AUDIT_BITMASK_SIZE * 32 - 16))
+_ALL_CLASSES = (0,) * (AUDIT_BITMASK_SIZE - 1) + (0xFFFF0000,)
+
+
+def watch_rule(path: str, is_dir: bool, key: str = DEFAULT_KEY) -> AuditRule:
+    """`auditctl -w PATH -p wa`: writes and attribute changes of a file, or under a directory.
+
+    A file watch (AUDIT_WATCH) may name a path that does not exist yet, as long as its parent
+    does; it then also sees entries created in or removed from a directory of that name. A
+    directory watch (AUDIT_DIR) covers the whole tree below, but the directory must exist.
+    """
+    where = RuleField(AUDIT_DIR if is_dir else AUDIT_WATCH, AUDIT_EQUAL, path)
+    perm = RuleField(AUDIT_PERM, AUDIT_EQUAL, AUDIT_PERM_WRITE | AUDIT_PERM_ATTR)
+    return AuditRule(_ALL_SYSCALLS, (where, perm, RuleField.key(key)), extra_mask=_ALL_CLASSES)
+
+
+def exec_drop_rules(
+    directory: str, key: str = DEFAULT_KEY, machine: str | None = None
+) -> list[AuditRule]:
+    """Rules for executables left in `directory` (say /tmp): a chmod that sets an execute
+    bit, a create whose mode has one, and every rename, link and unlink.
+
+    A plain `-w /tmp -p wa` would log every write-open of every temporary file; these rules
+    let the kernel drop all of that and keep what can make an executable appear. Renames and
+    unlinks are filtered after the fact on the mode the PATH record gives.
+
+    Limitation: a file written without an execute bit (an ELF later run through ld.so, or a
+    script run as `sh FILE`) is not reported, nor is one created with openat2(2), whose
+    mode sits in a struct the kernel's argument filters cannot read. Every unlink in these
+    directories still reaches the agent, to be dropped there unless it was executable.
+    """
+    rules: list[AuditRule] = []
+    under = RuleField(AUDIT_DIR, AUDIT_EQUAL, directory)
+    tag = RuleField.key(key)
+    success = RuleField(AUDIT_SUCCESS, AUDIT_EQUAL, 1)
+    for arch in _arches(machine):
+        on_arch = RuleField(AUDIT_ARCH, AUDIT_EQUAL, arch.audit_arch)
+        calls = arch.files
+        by_mode_arg: dict[int, set[int]] = {}
+        for number, mode_arg in calls.chmods:
+            by_mode_arg.setdefault(mode_arg, set()).add(number)
+        for mode_arg, numbers in sorted(by_mode_arg.items()):
+            mode = RuleField(AUDIT_ARG0 + mode_arg, AUDIT_BIT_MASK, EXEC_BITS)
+            rules.append(AuditRule(frozenset(numbers), (on_arch, under, mode, success, tag)))
+        for number, flags_arg, mode_arg in calls.creates:
+            conditions = [on_arch, under]
+            if flags_arg is not None:
+                conditions.append(RuleField(AUDIT_ARG0 + flags_arg, AUDIT_BIT_MASK, O_CREAT))
+            conditions.append(RuleField(AUDIT_ARG0 + mode_arg, AUDIT_BIT_MASK, EXEC_BITS))
+            rules.append(AuditRule(frozenset({number}), (*conditions, success, tag)))
+        rules.append(AuditRule(frozenset(calls.moves), (on_arch, under, success, tag)))
+    return rules
+
+
+def ahead(rule: AuditRule) -> AuditRule:
+    """`rule` put at the head of its list instead of the tail.
+
+    The kernel logs a syscall with the key of the first rule that matches it, so a rule
+    added earlier (an administrator's `-S execve -k exec`, or one a crashed run of someone
+    else left) would otherwise take the agent's records under its own key, and the agent
+    would skip them as not its own. No other audit daemon can run beside the agent, so
+    coming first takes nothing from anyone.
+    """
+    return replace(rule, flags=rule.flags | AUDIT_FILTER_PREPEND)
+
+
 def rules_with_key(sock: AuditSocket, key: str) -> list[AuditRule]:
     return [rule for rule in sock.list_rules() if key in rule.keys]
 
@@ -118,7 +244,7 @@ def install_rules(sock: AuditSocket, rules: list[AuditRule], key: str) -> int:
         for rule in rules:
             if key not in rule.keys:
                 raise ValueError(f"rule for syscalls {sorted(rule.syscalls)} lacks key {key}")
-            sock.add_rule(rule)
+            sock.add_rule(ahead(rule))
     except BaseException:
         remove_rules(sock, key)
         raise
@@ -135,4 +261,6 @@ def syscall_names(machine: str | None = None) -> dict[tuple[int, int], str]:
         names[(arch.audit_arch, arch.connect)] = "connect"
         for number in arch.accepts:
             names[(arch.audit_arch, number)] = "accept4" if number == arch.accepts[-1] else "accept"
+        for number, name in arch.files.names.items():
+            names.setdefault((arch.audit_arch, number), name)
     return names

@@ -19,7 +19,13 @@ from hostwatch.agent.audit.netlink import (
     AuditStatus,
     AuditUnavailable,
 )
-from hostwatch.agent.audit.rules import DEFAULT_KEY, agent_rules, install_rules, remove_rules
+from hostwatch.agent.audit.rules import (
+    DEFAULT_KEY,
+    agent_rules,
+    ahead,
+    install_rules,
+    remove_rules,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +101,16 @@ class AuditSession:
             if self._control is None:
                 raise AuditError("the audit session is closed")
             return self._control.status()
+
+    def add_rule(self, rule: AuditRule) -> None:
+        """Add one more rule (a watch whose place appeared); it must carry the session's key,
+        so that closing removes it with the others."""
+        if self.key not in rule.keys:
+            raise ValueError(f"rule for syscalls {sorted(rule.syscalls)[:8]} lacks key {self.key}")
+        with self._lock:
+            if self._control is None or not self._rules_added:
+                raise AuditError("the audit session is closed")
+            self._control.add_rule(ahead(rule))
 
     def remove_rules(self) -> None:
         """Delete the agent's rules (and only those); new events stop coming."""

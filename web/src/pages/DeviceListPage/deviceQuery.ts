@@ -11,7 +11,12 @@ import type {
 import { offsetOf } from '../../components/DataTable/tableState';
 import type { TableSpec, TableState } from '../../components/DataTable/tableState';
 
-export const HEALTH_STATES: readonly HealthState[] = ['active', 'inactive', 'misconfigured'];
+export const HEALTH_STATES: readonly HealthState[] = [
+  'active',
+  'inactive',
+  'misconfigured',
+  'degraded',
+];
 export const RISK_LEVELS: readonly RiskLevel[] = ['none', 'low', 'medium', 'high'];
 export const EXPOSURE_LEVELS: readonly ExposureLevel[] = ['low', 'medium', 'high'];
 export const KNOWN_FROM: readonly KnownFrom[] = ['endpoint', 'directory', 'both'];

@@ -8,7 +8,11 @@ import {
 } from '@fluentui/react-components';
 import type { ReactNode } from 'react';
 
-import type { DeviceDetail } from '../../api/types';
+import type { AgentStatus, DeviceDetail } from '../../api/types';
+import { NotKnown } from '../../components/NotKnown/NotKnown';
+import { PropertyList } from '../../components/PropertyList/PropertyList';
+import type { Property } from '../../components/PropertyList/PropertyList';
+import { formatBytes, formatCount } from '../../lib/format';
 import {
   DetailsSection,
   DirectorySection,
@@ -31,6 +35,75 @@ const useStyles = makeStyles({
   panel: { paddingBottom: tokens.spacingVerticalM },
 });
 
+const PROCESS_SOURCE_LABELS: Record<string, string> = {
+  audit: 'Kernel audit (every start)',
+  poll: 'Polling /proc (misses short-lived processes)',
+};
+
+/** What the agent's last heartbeat says about its own cost and the telemetry it lost. */
+export function agentTelemetryItems(status: AgentStatus): Property[] {
+  const source = status.process_source;
+  const count = (value: number | null | undefined) =>
+    value == null ? <NotKnown>Not reported</NotKnown> : formatCount(value);
+  return [
+    {
+      label: 'Process events',
+      value: source ? (PROCESS_SOURCE_LABELS[source] ?? source) : <NotKnown>Not reported</NotKnown>,
+      testId: 'agent-process-source',
+    },
+    {
+      label: 'Agent CPU',
+      value:
+        status.cpu_percent == null ? (
+          <NotKnown>Not reported</NotKnown>
+        ) : (
+          `${status.cpu_percent.toFixed(1)}% of one core`
+        ),
+    },
+    {
+      label: 'Agent memory',
+      value:
+        status.rss_bytes == null ? (
+          <NotKnown>Not reported</NotKnown>
+        ) : (
+          formatBytes(status.rss_bytes)
+        ),
+    },
+    {
+      label: 'Spooled',
+      value: `${formatCount(status.spool_events ?? 0)} events (${formatBytes(status.spool_bytes ?? 0)})`,
+    },
+    {
+      label: 'Dropped (spool full)',
+      value: count(status.dropped_events),
+      testId: 'agent-dropped',
+    },
+    {
+      label: 'Dropped by collector',
+      value: count(status.collector_dropped_events),
+      testId: 'agent-collector-dropped',
+    },
+    {
+      label: 'Lost by the kernel',
+      value: count(status.kernel_lost_events),
+      testId: 'agent-kernel-lost',
+    },
+    {
+      label: 'Summarized (rate limit)',
+      value: count(status.summarized_events),
+      testId: 'agent-summarized',
+    },
+  ];
+}
+
+function AgentTelemetrySection({ device }: { device: DeviceDetail }) {
+  const status = device.agent?.status ?? null;
+  if (status === null) {
+    return <NotKnown>No heartbeat received yet</NotKnown>;
+  }
+  return <PropertyList items={agentTelemetryItems(status)} />;
+}
+
 interface Section {
   value: string;
   title: string;
@@ -39,6 +112,16 @@ interface Section {
 
 function sectionsOf(device: DeviceDetail): Section[] {
   const userCount = device.logged_on_users?.length;
+  const agentSection: Section[] =
+    device.agent === null
+      ? []
+      : [
+          {
+            value: 'agent',
+            title: 'Agent telemetry',
+            content: <AgentTelemetrySection device={device} />,
+          },
+        ];
   return [
     { value: 'tags', title: 'Tags', content: <TagsSection tags={device.tags} /> },
     {
@@ -66,6 +149,7 @@ function sectionsOf(device: DeviceDetail): Section[] {
       title: userCount ? `Logged-on users (${userCount})` : 'Logged-on users',
       content: <UsersSection device={device} />,
     },
+    ...agentSection,
   ];
 }
 

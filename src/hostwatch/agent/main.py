@@ -1,0 +1,77 @@
+"""The agent's entry point: `hostwatch agent`, `hostwatch-agent`, `python -m hostwatch.agent`.
+
+It imports only the agent and the protocol, never the server's database, API or auth
+modules, so the agent's resident memory is what the agent needs (bench/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from hostwatch.agent.state import DEFAULT_DATA_DIR
+
+ENROLL_TOKEN_ENV = "HOSTWATCH_ENROLL_TOKEN"  # noqa: S105 - a variable name, not a secret
+LOG_LEVEL_ENV = "HOSTWATCH_LOG_LEVEL"
+
+
+def setup_logging() -> None:
+    level = os.environ.get(LOG_LEVEL_ENV, "INFO").upper()
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # One line per request from the HTTP client library is noise, not an event.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def run(
+    server: str,
+    enroll_token: str | None,
+    data_dir: Path,
+    heartbeat_interval: float | None = None,
+) -> int:
+    """Run the agent until stopped; the process exit code."""
+    from hostwatch.agent.runner import run_agent
+
+    return run_agent(server, enroll_token, data_dir, heartbeat_interval=heartbeat_interval)
+
+
+def parser(prog: str = "hostwatch agent") -> argparse.ArgumentParser:
+    found = argparse.ArgumentParser(
+        prog=prog, description="Run the endpoint agent on this machine."
+    )
+    found.add_argument(
+        "--server", required=True, help="The server's URL, e.g. http://127.0.0.1:8765"
+    )
+    found.add_argument(
+        "--enroll-token",
+        default=os.environ.get(ENROLL_TOKEN_ENV) or None,
+        help=f"Needed for the first start only (or {ENROLL_TOKEN_ENV}).",
+    )
+    found.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help="Where the agent keeps its state.",
+    )
+    found.add_argument(
+        "--heartbeat-interval",
+        type=float,
+        default=None,
+        help="Seconds between heartbeats (default: the server's).",
+    )
+    return found
+
+
+def main(argv: list[str] | None = None, prog: str = "hostwatch-agent") -> int:
+    args = parser(prog).parse_args(sys.argv[1:] if argv is None else argv)
+    setup_logging()
+    return run(args.server, args.enroll_token, args.data_dir, args.heartbeat_interval)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
