@@ -2,6 +2,15 @@
 
 from hostwatch.auth.models import ApiToken, AuditEntry, LoginSession, User
 from hostwatch.db.base import Base
+from hostwatch.detection.models import (
+    Alert,
+    AlertEntity,
+    AlertEvent,
+    DetectionRule,
+    DetectionState,
+    Incident,
+    RuleExclusion,
+)
 from hostwatch.devices.models import AgentCredential, Device, DeviceTag, EnrollToken, Software
 from hostwatch.events.models import Event
 from hostwatch.vulns.models import (
@@ -19,16 +28,23 @@ __all__ = [
     "AdvisoryLink",
     "Affected",
     "AgentCredential",
+    "Alert",
+    "AlertEntity",
+    "AlertEvent",
     "ApiToken",
     "AuditEntry",
     "Base",
     "CpeProduct",
+    "DetectionRule",
+    "DetectionState",
     "Device",
     "DeviceTag",
     "EnrollToken",
     "Event",
     "Finding",
+    "Incident",
     "LoginSession",
+    "RuleExclusion",
     "Software",
     "User",
     "VulnIdentifier",
