@@ -86,6 +86,41 @@ def rules_import(
     raise typer.Exit(result.exit_code)
 
 
+@rules_app.command("detect")
+def rules_detect(
+    device: Annotated[
+        list[str] | None, typer.Option(help="Only these device ids (repeat it).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the enabled rules over events stored before the rules were imported.
+
+    Events already alerted on by a rule are not alerted on again.
+    """
+    from hostwatch import cli
+    from hostwatch.detection.service import Windows, detect_stored
+
+    settings = cli._settings()
+    sessions = cli._sessions(settings)
+    results = detect_stored(sessions, device, windows=Windows.from_settings(settings))
+    summary = {
+        "devices": len(results),
+        "events": sum(r.events for r in results.values()),
+        "matches": sum(r.matches for r in results.values()),
+        "excluded": sum(sum(r.excluded.values()) for r in results.values()),
+        "alerts_created": sum(len(r.alerts_created) for r in results.values()),
+        "alerts_updated": sum(len(r.alerts_updated) for r in results.values()),
+    }
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    cli.console.print(
+        f"{summary['events']:,} events of {summary['devices']} devices: "
+        f"{summary['matches']:,} matches, {summary['alerts_created']} alerts raised, "
+        f"{summary['alerts_updated']} widened, {summary['excluded']} matches excluded"
+    )
+
+
 @rules_app.command("list")
 def rules_list(
     disabled: Annotated[bool, typer.Option("--disabled", help="Only disabled rules.")] = False,

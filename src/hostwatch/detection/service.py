@@ -17,10 +17,11 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from hostwatch.config import Settings
 from hostwatch.db.base import utcnow
+from hostwatch.db.engine import transaction
 from hostwatch.detection import alerts, catalog, incidents, risk
 from hostwatch.detection.cache import CACHE, DetectorCache
 from hostwatch.devices.models import Device
@@ -158,3 +159,55 @@ def stored_rows(
         rows.extend(dict(row._mapping) for row in found)
     rows.sort(key=lambda row: row["id"])
     return rows
+
+
+def detect_stored(
+    sessions: sessionmaker[Session],
+    device_ids: Sequence[str] | None = None,
+    *,
+    batch_size: int = 5000,
+    windows: Windows | None = None,
+    cache: DetectorCache = CACHE,
+) -> dict[str, DetectionResult]:
+    """Run the enabled rules over events already stored, one transaction per batch.
+
+    For events stored before their rules were imported; events already alerted on by a
+    rule are not alerted on again, so running it twice changes nothing.
+    """
+    with sessions() as session:
+        query = select(Device.id).order_by(Device.id)
+        if device_ids:
+            query = query.where(Device.id.in_(list(device_ids)))
+        devices = list(session.scalars(query))
+    columns = list(Event.__table__.columns)
+    results: dict[str, DetectionResult] = {}
+    for device_id in devices:
+        total = results[device_id] = DetectionResult()
+        after = 0
+        while True:
+            with transaction(sessions) as session:
+                found = session.execute(
+                    select(*columns)
+                    .where(Event.device_id == device_id, Event.id > after)
+                    .order_by(Event.id)
+                    .limit(batch_size)
+                )
+                rows = [dict(row._mapping) for row in found]
+                if not rows:
+                    break
+                part = detect(session, device_id, rows, windows=windows, cache=cache)
+            after = rows[-1]["id"]
+            _add_up(total, part)
+    return results
+
+
+def _add_up(total: DetectionResult, part: DetectionResult) -> None:
+    total.rules_version = part.rules_version
+    total.events += part.events
+    total.matches += part.matches
+    for rule_id, count in part.excluded.items():
+        total.excluded[rule_id] = total.excluded.get(rule_id, 0) + count
+    total.alerts_created += part.alerts_created
+    total.alerts_updated += [a for a in part.alerts_updated if a not in total.alerts_updated]
+    total.incidents += [i for i in part.incidents if i not in total.incidents]
+    total.risk_level = part.risk_level or total.risk_level
