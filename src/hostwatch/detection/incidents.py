@@ -67,7 +67,12 @@ def _gap(a: Alert, b: Alert) -> timedelta:
 
 
 def correlate(session: Session, alert: Alert, device_name: str, window: timedelta) -> Incident:
-    """Put a new alert into an incident, with the reason; returns the incident."""
+    """Put a new alert into an incident, with the reason; returns the incident.
+
+    Limitation: only new alerts are correlated. An open alert whose activity widens as
+    events join it stays in its incident, even when it now comes within the window of
+    another incident's alerts; and an alert correlates by the user of its first event only.
+    """
     by_user = correlates_by_user(alert.user)
     related_to = [Alert.device_id == alert.device_id]
     if by_user:
