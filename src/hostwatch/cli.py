@@ -453,5 +453,10 @@ def feeds_import(
     raise typer.Exit(summary.exit_code)
 
 
+from hostwatch.detection.commands import rules_app  # noqa: E402
+
+app.add_typer(rules_app, name="rules")
+
+
 def main() -> None:
     app()

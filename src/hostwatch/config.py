@@ -58,6 +58,10 @@ class Settings:
     max_agent_body_bytes: int = 64 * 1024 * 1024
     # Set when the server sits behind TLS so cookies carry the Secure flag.
     secure_cookies: bool = False
+    # Matches of one rule on one device and process this close join one alert.
+    alert_window_seconds: int = 24 * 3600
+    # Alerts on one device or user this close correlate into one incident.
+    incident_window_seconds: int = 2 * 3600
 
     @property
     def resolved_database_url(self) -> str:
@@ -91,4 +95,8 @@ class Settings:
                 "HOSTWATCH_LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60, minimum=1
             ),
             secure_cookies=_env_bool("HOSTWATCH_SECURE_COOKIES", False),
+            alert_window_seconds=_env_int("HOSTWATCH_ALERT_WINDOW_SECONDS", 24 * 3600, minimum=1),
+            incident_window_seconds=_env_int(
+                "HOSTWATCH_INCIDENT_WINDOW_SECONDS", 2 * 3600, minimum=1
+            ),
         )

@@ -85,16 +85,24 @@ def test_agent_errors_make_a_device_misconfigured(api: Api) -> None:
     assert detail["agent"]["status"]["dropped_events"] == 4
 
 
-def test_sidebar_shows_unknowns_as_null_not_zero(api: Api) -> None:
+def test_sidebar_shows_unknowns_as_null_and_no_alerts_as_zero(api: Api) -> None:
     device, _ = enroll(api, "box")
     admin = api.token_for("boss", Role.admin)
 
     detail = api.client.get(f"/api/devices/{device}", headers=admin).json()
 
     assert detail["security"] == {
-        "open_incidents": None,
-        "active_alerts": None,
-        "risk_level": None,
+        "open_incidents": 0,
+        "active_alerts": 0,
+        "active_alerts_by_severity": {
+            "informational": 0,
+            "low": 0,
+            "medium": 0,
+            "high": 0,
+            "critical": 0,
+        },
+        "risk_level": "none",
+        "risk_reasons": [],
         "exposure_level": None,
     }
     assert detail["directory"] is None
@@ -171,7 +179,7 @@ def test_filters_by_domain_os_and_last_seen(api: Api) -> None:
     assert names(last_seen_after=cutoff, domain="corp") == ["dc01"]
 
 
-def test_risk_and_exposure_filters_take_level_names_and_match_nothing_yet(api: Api) -> None:
+def test_risk_and_exposure_filters_take_level_names(api: Api) -> None:
     enroll(api, "box")
     admin = api.token_for("boss", Role.admin)
 

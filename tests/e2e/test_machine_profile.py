@@ -51,7 +51,9 @@ def test_profile_of_this_machine_shows_each_section_and_its_software(
         page.wait_for_url(f"{stack.url}/devices/{device_id}")
 
         expect(page.get_by_test_id("sidebar-tags")).to_contain_text("source:agent")
-        expect(page.get_by_test_id("security-alerts")).to_have_text("Not computed yet")
+        expect(page.get_by_test_id("security-alerts")).to_have_text("0")
+        expect(page.get_by_test_id("security-risk")).to_contain_text("None")
+        # Exposure comes with vulnerability matching.
         expect(page.get_by_test_id("sidebar-security")).to_contain_text("Not computed yet")
         expect(page.get_by_test_id("detail-hostname")).to_have_text(socket.gethostname())
         expect(page.get_by_test_id("detail-os")).to_contain_text(_os_name())

@@ -20,6 +20,7 @@ from hostwatch.api.middleware import RequestGuard
 from hostwatch.auth.router import router as auth_router
 from hostwatch.config import Settings
 from hostwatch.db.engine import make_engine, make_session_factory, pool_capacity
+from hostwatch.detection.router import router as detection_router
 from hostwatch.devices.agent_router import router as agent_router
 from hostwatch.devices.router import router as devices_router
 from hostwatch.errors import NotFound
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(devices_router)
     app.include_router(agent_router)
     app.include_router(events_router)
+    app.include_router(detection_router)
 
     @app.get("/api/openapi.json", include_in_schema=False)
     def openapi(_: Viewer) -> JSONResponse:

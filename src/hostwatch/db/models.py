@@ -2,6 +2,15 @@
 
 from hostwatch.auth.models import ApiToken, AuditEntry, LoginSession, User
 from hostwatch.db.base import Base
+from hostwatch.detection.models import (
+    Alert,
+    AlertEntity,
+    AlertEvent,
+    DetectionRule,
+    DetectionState,
+    Incident,
+    RuleExclusion,
+)
 from hostwatch.devices.models import AgentCredential, Device, DeviceTag, EnrollToken, Software
 from hostwatch.events.models import Event, EventCountMark, EventHourCount
 from hostwatch.vulns.models import (
@@ -19,10 +28,15 @@ __all__ = [
     "AdvisoryLink",
     "Affected",
     "AgentCredential",
+    "Alert",
+    "AlertEntity",
+    "AlertEvent",
     "ApiToken",
     "AuditEntry",
     "Base",
     "CpeProduct",
+    "DetectionRule",
+    "DetectionState",
     "Device",
     "DeviceTag",
     "EnrollToken",
@@ -30,7 +44,9 @@ __all__ = [
     "EventCountMark",
     "EventHourCount",
     "Finding",
+    "Incident",
     "LoginSession",
+    "RuleExclusion",
     "Software",
     "User",
     "VulnIdentifier",

@@ -13,7 +13,10 @@ from hostwatch.db.base import Base, JSONType, new_id, utcnow
 
 class Device(Base):
     __tablename__ = "devices"
-    __table_args__ = (Index("ix_devices_last_seen", "last_seen"),)
+    __table_args__ = (
+        Index("ix_devices_last_seen", "last_seen"),
+        Index("ix_devices_risk_level", "risk_level"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     hostname: Mapped[str] = mapped_column(String(255), index=True)
@@ -41,6 +44,9 @@ class Device(Base):
     first_seen: Mapped[datetime | None] = mapped_column(default=None)
     last_seen: Mapped[datetime | None] = mapped_column(default=None)
     inventory_collected_at: Mapped[datetime | None] = mapped_column(default=None)
+    # none, low, medium, high: from the device's active alerts (hostwatch.detection.risk),
+    # stored so that the device list filters on it without reading alerts.
+    risk_level: Mapped[str] = mapped_column(String(8), default="none", server_default="none")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     agent: Mapped[AgentCredential | None] = relationship(back_populates="device", uselist=False)

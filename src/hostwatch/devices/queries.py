@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from hostwatch.config import Settings
 from hostwatch.db import paging
 from hostwatch.db.base import utcnow
+from hostwatch.detection import risk
 from hostwatch.devices import registry, schemas
 from hostwatch.devices.models import Device, DeviceTag, Software
 from hostwatch.errors import InvalidInput, NotFound
@@ -146,9 +147,11 @@ def _conditions(filters: DeviceFilters, settings: Settings, now: datetime) -> li
                 _contains(Device.os_version, filters.os),
             )
         )
-    if filters.risk or filters.exposure:
-        # Limitation: no device is rated for risk (issue 6) or exposure (issue 7) yet, so a
-        # filter on either level matches nothing until those ratings are stored.
+    if filters.risk:
+        conditions.append(Device.risk_level == filters.risk)
+    if filters.exposure:
+        # Limitation: no device is rated for exposure (issue 7) yet, so a filter on it
+        # matches nothing until that rating is stored.
         conditions.append(false())
     if filters.last_seen_after:
         conditions.append(Device.last_seen >= filters.last_seen_after)
@@ -234,7 +237,7 @@ def _summary(device: Device, settings: Settings, now: datetime) -> schemas.Devic
         os_name=device.os_name,
         os_version=device.os_version,
         health_state=state,  # type: ignore[arg-type]
-        risk_level=None,
+        risk_level=device.risk_level,  # type: ignore[arg-type]
         exposure_level=None,
         tags=_tags(device),
         sources=list(device.sources or []),  # type: ignore[arg-type]
@@ -252,6 +255,21 @@ def get_device(session: Session, device_id: str) -> Device:
     return device
 
 
+def _security(session: Session, device_id: str) -> schemas.SecurityInfo:
+    found = risk.security_info(session, device_id)
+    return schemas.SecurityInfo(
+        open_incidents=found.open_incidents,
+        active_alerts=found.active_alerts,
+        active_alerts_by_severity=found.active_by_severity,
+        risk_level=found.risk_level,  # type: ignore[arg-type]
+        risk_reasons=[
+            schemas.RiskReason(alert_id=r.alert_id, title=r.title, severity=r.severity)
+            for r in found.risk_reasons
+        ],
+        exposure_level=None,
+    )
+
+
 def device_detail(session: Session, settings: Settings, device_id: str) -> schemas.DeviceDetail:
     device = get_device(session, device_id)
     state, reasons = registry.health(device, settings, utcnow())
@@ -265,11 +283,9 @@ def device_detail(session: Session, settings: Settings, device_id: str) -> schem
         sources=list(device.sources or []),  # type: ignore[arg-type]
         known_from=known_from(device.sources),  # type: ignore[arg-type]
         tags=_tags(device),
-        # Limitation: alerts, incidents, risk and exposure arrive with detection (issue 6)
-        # and vulnerability matching (issue 7); until then they are unknown, not zero.
-        security=schemas.SecurityInfo(
-            open_incidents=None, active_alerts=None, risk_level=None, exposure_level=None
-        ),
+        # Limitation: exposure arrives with vulnerability matching (issue 7); until then it
+        # is unknown, not low.
+        security=_security(session, device.id),
         details=schemas.DeviceDetails(
             hostname=device.hostname,
             fqdn=device.fqdn,

@@ -44,7 +44,7 @@ class DeviceSummary(Out):
     os_name: str | None
     os_version: str | None
     health_state: HealthState
-    risk_level: RiskLevel | None = Field(description="null until detection rates the device")
+    risk_level: RiskLevel | None = Field(description="from the device's active alerts")
     exposure_level: ExposureLevel | None = Field(
         description="null until vulnerabilities are matched"
     )
@@ -62,10 +62,22 @@ class DevicePage(Out):
     total: int
 
 
+class RiskReason(Out):
+    alert_id: str
+    title: str
+    severity: str
+
+
 class SecurityInfo(Out):
     open_incidents: int | None
     active_alerts: int | None
+    active_alerts_by_severity: dict[str, int] = Field(
+        description="informational, low, medium, high, critical: active alerts of each"
+    )
     risk_level: RiskLevel | None
+    risk_reasons: list[RiskReason] = Field(
+        description="the active alerts that set the risk level, newest first (at most 5)"
+    )
     exposure_level: ExposureLevel | None
 
 

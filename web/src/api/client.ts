@@ -1,6 +1,10 @@
 // The one place that talks to the Hostwatch API. Pages call these typed functions,
 // never fetch() directly, so the CSRF header and error handling live here only.
 import type {
+  AlertDetail,
+  AlertListQuery,
+  AlertPage,
+  AlertPatch,
   DeviceDetail,
   DeviceListQuery,
   DevicePage,
@@ -194,6 +198,28 @@ export function getSoftware(
     `/devices/${encodeURIComponent(deviceId)}/software/${encodeURIComponent(softwareId)}`,
     { signal },
   );
+}
+
+export function listDeviceAlerts(
+  deviceId: string,
+  query: AlertListQuery,
+  signal?: AbortSignal,
+): Promise<AlertPage> {
+  return request<AlertPage>(
+    `/devices/${encodeURIComponent(deviceId)}/alerts${queryString({ ...query })}`,
+    { signal },
+  );
+}
+
+export function getAlert(alertId: string, signal?: AbortSignal): Promise<AlertDetail> {
+  return request<AlertDetail>(`/alerts/${encodeURIComponent(alertId)}`, { signal });
+}
+
+export function patchAlert(alertId: string, patch: AlertPatch): Promise<AlertDetail> {
+  return request<AlertDetail>(`/alerts/${encodeURIComponent(alertId)}`, {
+    method: 'PATCH',
+    body: patch,
+  });
 }
 
 function timelinePath(deviceId: string, what = ''): string {

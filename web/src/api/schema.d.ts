@@ -487,6 +487,161 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/devices/{device_id}/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Device Alerts */
+        get: operations["list_device_alerts_api_devices__device_id__alerts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Alerts */
+        get: operations["list_alerts_api_alerts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/alerts/{alert_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Alert */
+        get: operations["get_alert_api_alerts__alert_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Patch Alert */
+        patch: operations["patch_alert_api_alerts__alert_id__patch"];
+        trace?: never;
+    };
+    "/api/incidents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Incidents */
+        get: operations["list_incidents_api_incidents_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/incidents/{incident_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Incident */
+        get: operations["get_incident_api_incidents__incident_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Rules */
+        get: operations["list_rules_api_rules_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/rules/{rule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Patch Rule */
+        patch: operations["patch_rule_api_rules__rule_id__patch"];
+        trace?: never;
+    };
+    "/api/rules/{rule_id}/exclusions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Exclusions */
+        get: operations["list_exclusions_api_rules__rule_id__exclusions_get"];
+        put?: never;
+        /** Add Exclusion */
+        post: operations["add_exclusion_api_rules__rule_id__exclusions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/exclusions/{exclusion_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove Exclusion */
+        delete: operations["remove_exclusion_api_exclusions__exclusion_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -622,6 +777,139 @@ export interface components {
              * @description audit records the kernel lost since the agent started
              */
             kernel_lost_events?: number | null;
+        };
+        /** AlertDetail */
+        AlertDetail: {
+            /** Id */
+            id: string;
+            /** Title */
+            title: string;
+            /** Description */
+            description: string | null;
+            /**
+             * Severity
+             * @enum {string}
+             */
+            severity: "informational" | "low" | "medium" | "high" | "critical";
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "new" | "in_progress" | "resolved";
+            /** Classification */
+            classification: ("true_positive" | "informational_expected" | "false_positive") | null;
+            /** Determination */
+            determination: ("malware" | "security_testing" | "unwanted_software" | "multistage_attack" | "malicious_user_activity" | "compromised_account" | "phishing" | "line_of_business_application" | "confirmed_activity" | "not_malicious" | "not_enough_data" | "other") | null;
+            /** Assignee */
+            assignee: string | null;
+            /** Tactics */
+            tactics: string[];
+            /** Techniques */
+            techniques: string[];
+            /**
+             * First Activity
+             * Format: date-time
+             */
+            first_activity: string;
+            /**
+             * Last Activity
+             * Format: date-time
+             */
+            last_activity: string;
+            /** Event Count */
+            event_count: number;
+            /** Device Id */
+            device_id: string;
+            /** Device Name */
+            device_name: string;
+            /** User */
+            user: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Resolved At */
+            resolved_at: string | null;
+            rule: components["schemas"]["RuleRef"];
+            incident: components["schemas"]["IncidentRef"] | null;
+            /** Entities */
+            entities: components["schemas"]["EntityOut"][];
+            /**
+             * Events
+             * @description the first matched events, oldest first
+             */
+            events: components["schemas"]["TimelineItem"][];
+            /** Events Total */
+            events_total: number;
+        };
+        /**
+         * AlertItem
+         * @description One alert in a list. With `fields`, only `id` and the fields asked for are present.
+         */
+        AlertItem: {
+            /** Id */
+            id: string;
+            /** Title */
+            title?: string | null;
+            /** Severity */
+            severity?: ("informational" | "low" | "medium" | "high" | "critical") | null;
+            /** Status */
+            status?: ("new" | "in_progress" | "resolved") | null;
+            /** Classification */
+            classification?: ("true_positive" | "informational_expected" | "false_positive") | null;
+            /** Determination */
+            determination?: ("malware" | "security_testing" | "unwanted_software" | "multistage_attack" | "malicious_user_activity" | "compromised_account" | "phishing" | "line_of_business_application" | "confirmed_activity" | "not_malicious" | "not_enough_data" | "other") | null;
+            /** Assignee */
+            assignee?: string | null;
+            /** Tactics */
+            tactics?: string[] | null;
+            /** Techniques */
+            techniques?: string[] | null;
+            /** First Activity */
+            first_activity?: string | null;
+            /** Last Activity */
+            last_activity?: string | null;
+            /** Event Count */
+            event_count?: number | null;
+            /** Rule Id */
+            rule_id?: string | null;
+            /** Device Id */
+            device_id?: string | null;
+            /** Device Name */
+            device_name?: string | null;
+            /** User */
+            user?: string | null;
+            /** Incident Id */
+            incident_id?: string | null;
+        };
+        /** AlertPage */
+        AlertPage: {
+            /** Items */
+            items: components["schemas"]["AlertItem"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+            /** Total */
+            total: number;
+        };
+        /**
+         * AlertPatch
+         * @description Fields to change; a field sent as null is cleared (not `status`).
+         */
+        AlertPatch: {
+            /** Status */
+            status?: ("new" | "in_progress" | "resolved") | null;
+            /** Assignee */
+            assignee?: string | null;
+            /** Classification */
+            classification?: ("true_positive" | "informational_expected" | "false_positive") | null;
+            /** Determination */
+            determination?: ("malware" | "security_testing" | "unwanted_software" | "multistage_attack" | "malicious_user_activity" | "compromised_account" | "phishing" | "line_of_business_application" | "confirmed_activity" | "not_malicious" | "not_enough_data" | "other") | null;
         };
         /** AuditOut */
         AuditOut: {
@@ -763,7 +1051,7 @@ export interface components {
             health_state: "active" | "inactive" | "misconfigured" | "degraded";
             /**
              * Risk Level
-             * @description null until detection rates the device
+             * @description from the device's active alerts
              */
             risk_level: ("none" | "low" | "medium" | "high") | null;
             /**
@@ -897,6 +1185,16 @@ export interface components {
             /** Note */
             note: string | null;
         };
+        /** EntityOut */
+        EntityOut: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "device" | "user" | "process" | "file" | "remote_address";
+            /** Value */
+            value: string;
+        };
         /** EventBatch */
         EventBatch: {
             /** Events */
@@ -948,6 +1246,44 @@ export interface components {
             fields: {
                 [key: string]: unknown;
             };
+        };
+        /** ExclusionIn */
+        ExclusionIn: {
+            /** Device Id */
+            device_id?: string | null;
+            /** Tag */
+            tag?: string | null;
+            /** Reason */
+            reason: string;
+            /**
+             * Expires At
+             * @description ISO 8601 with a zone
+             */
+            expires_at?: string | null;
+        };
+        /** ExclusionOut */
+        ExclusionOut: {
+            /** Id */
+            id: number;
+            /** Rule Id */
+            rule_id: string;
+            /** Device Id */
+            device_id: string | null;
+            /** Tag */
+            tag: string | null;
+            /** Reason */
+            reason: string;
+            /** Expires At */
+            expires_at: string | null;
+            /** Created By */
+            created_by: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Active */
+            active: boolean;
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -1053,6 +1389,141 @@ export interface components {
             boot_time?: string | null;
             /** Machine Id */
             machine_id?: string | null;
+        };
+        /** IncidentAlert */
+        IncidentAlert: {
+            /** Id */
+            id: string;
+            /** Title */
+            title: string;
+            /**
+             * Severity
+             * @enum {string}
+             */
+            severity: "informational" | "low" | "medium" | "high" | "critical";
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "new" | "in_progress" | "resolved";
+            /** Device Id */
+            device_id: string;
+            /** Device Name */
+            device_name: string;
+            /** User */
+            user: string | null;
+            /**
+             * First Activity
+             * Format: date-time
+             */
+            first_activity: string;
+            /**
+             * Last Activity
+             * Format: date-time
+             */
+            last_activity: string;
+            /** Reason */
+            reason: string | null;
+        };
+        /** IncidentDetail */
+        IncidentDetail: {
+            /** Id */
+            id: string;
+            /** Title */
+            title: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "in_progress" | "resolved";
+            /**
+             * Severity
+             * @enum {string}
+             */
+            severity: "informational" | "low" | "medium" | "high" | "critical";
+            /**
+             * First Activity
+             * Format: date-time
+             */
+            first_activity: string;
+            /**
+             * Last Activity
+             * Format: date-time
+             */
+            last_activity: string;
+            /** Alert Count */
+            alert_count: number;
+            /** Active Alerts */
+            active_alerts: number;
+            /**
+             * Devices
+             * @description names of the devices its alerts are on
+             */
+            devices: string[];
+            /** Alerts */
+            alerts: components["schemas"]["IncidentAlert"][];
+        };
+        /** IncidentItem */
+        IncidentItem: {
+            /** Id */
+            id: string;
+            /** Title */
+            title: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "in_progress" | "resolved";
+            /**
+             * Severity
+             * @enum {string}
+             */
+            severity: "informational" | "low" | "medium" | "high" | "critical";
+            /**
+             * First Activity
+             * Format: date-time
+             */
+            first_activity: string;
+            /**
+             * Last Activity
+             * Format: date-time
+             */
+            last_activity: string;
+            /** Alert Count */
+            alert_count: number;
+            /** Active Alerts */
+            active_alerts: number;
+            /**
+             * Devices
+             * @description names of the devices its alerts are on
+             */
+            devices: string[];
+        };
+        /** IncidentPage */
+        IncidentPage: {
+            /** Items */
+            items: components["schemas"]["IncidentItem"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+            /** Total */
+            total: number;
+        };
+        /** IncidentRef */
+        IncidentRef: {
+            /** Id */
+            id: string;
+            /** Title */
+            title: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "in_progress" | "resolved";
+            /**
+             * Reason
+             * @description why this alert is in the incident
+             */
+            reason: string | null;
         };
         /** InventoryInfo */
         InventoryInfo: {
@@ -1263,19 +1734,102 @@ export interface components {
             /** Disk Free Bytes */
             disk_free_bytes: number | null;
         };
+        /** RiskReason */
+        RiskReason: {
+            /** Alert Id */
+            alert_id: string;
+            /** Title */
+            title: string;
+            /** Severity */
+            severity: string;
+        };
         /**
          * Role
          * @enum {string}
          */
         Role: "viewer" | "analyst" | "responder" | "admin";
+        /** RuleItem */
+        RuleItem: {
+            /** Id */
+            id: string;
+            /** Title */
+            title: string;
+            /** Level */
+            level: string | null;
+            /** Status */
+            status: string | null;
+            /** Tags */
+            tags: string[];
+            /** File */
+            file: string;
+            /** Enabled */
+            enabled: boolean;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** RulePage */
+        RulePage: {
+            /** Items */
+            items: components["schemas"]["RuleItem"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+            /** Total */
+            total: number;
+        };
+        /** RulePatch */
+        RulePatch: {
+            /** Enabled */
+            enabled: boolean;
+        };
+        /** RuleRef */
+        RuleRef: {
+            /** Id */
+            id: string;
+            /** Title */
+            title: string;
+            /** Level */
+            level: string | null;
+            /**
+             * Description
+             * @description untrusted text from the rule file
+             */
+            description: string | null;
+            /**
+             * References
+             * @description untrusted; links as the rule wrote them
+             */
+            references: string[];
+            /** Tags */
+            tags: string[];
+            /**
+             * Enabled
+             * @description null when the rule is no longer stored
+             */
+            enabled: boolean | null;
+        };
         /** SecurityInfo */
         SecurityInfo: {
             /** Open Incidents */
             open_incidents: number | null;
             /** Active Alerts */
             active_alerts: number | null;
+            /**
+             * Active Alerts By Severity
+             * @description informational, low, medium, high, critical: active alerts of each
+             */
+            active_alerts_by_severity: {
+                [key: string]: number;
+            };
             /** Risk Level */
             risk_level: ("none" | "low" | "medium" | "high") | null;
+            /**
+             * Risk Reasons
+             * @description the active alerts that set the risk level, newest first (at most 5)
+             */
+            risk_reasons: components["schemas"]["RiskReason"][];
             /** Exposure Level */
             exposure_level: ("low" | "medium" | "high") | null;
         };
@@ -2550,6 +3104,391 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProcessTree"];
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_device_alerts_api_devices__device_id__alerts_get: {
+        parameters: {
+            query?: {
+                severity?: ("informational" | "low" | "medium" | "high" | "critical")[] | null;
+                status?: ("new" | "in_progress" | "resolved")[] | null;
+                /** @description exact name; empty for unassigned alerts */
+                assignee?: string | null;
+                sort?: "last_activity" | "-last_activity" | "first_activity" | "-first_activity" | "severity" | "-severity" | "title" | "-title" | "status" | "-status" | "event_count" | "-event_count";
+                limit?: number;
+                cursor?: string | null;
+                /** @description rows to skip, for page numbers */
+                offset?: number | null;
+                /** @description columns wanted; repeat or comma-separate */
+                fields?: string[] | null;
+            };
+            header?: never;
+            path: {
+                device_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_alerts_api_alerts_get: {
+        parameters: {
+            query?: {
+                severity?: ("informational" | "low" | "medium" | "high" | "critical")[] | null;
+                status?: ("new" | "in_progress" | "resolved")[] | null;
+                /** @description exact name; empty for unassigned alerts */
+                assignee?: string | null;
+                /** @description rule id */
+                rule?: string | null;
+                /** @description device id */
+                device?: string | null;
+                sort?: "last_activity" | "-last_activity" | "first_activity" | "-first_activity" | "severity" | "-severity" | "title" | "-title" | "status" | "-status" | "event_count" | "-event_count";
+                limit?: number;
+                cursor?: string | null;
+                /** @description rows to skip, for page numbers */
+                offset?: number | null;
+                /** @description columns wanted; repeat or comma-separate */
+                fields?: string[] | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_alert_api_alerts__alert_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                alert_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    patch_alert_api_alerts__alert_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                alert_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_incidents_api_incidents_get: {
+        parameters: {
+            query?: {
+                status?: ("active" | "in_progress" | "resolved")[] | null;
+                /** @description device id */
+                device?: string | null;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_incident_api_incidents__incident_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_rules_api_rules_get: {
+        parameters: {
+            query?: {
+                /** @description title contains */
+                q?: string | null;
+                enabled?: boolean | null;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RulePage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    patch_rule_api_rules__rule_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RulePatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleItem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_exclusions_api_rules__rule_id__exclusions_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExclusionOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    add_exclusion_api_rules__rule_id__exclusions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExclusionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExclusionOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    remove_exclusion_api_exclusions__exclusion_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                exclusion_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {

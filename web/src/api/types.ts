@@ -72,6 +72,21 @@ export type ProcessTree = Schemas['ProcessTree'];
 export type ProcessTreeNode = Schemas['Node'];
 export type ProcessTreeEdge = Schemas['Edge'];
 
+export type AlertListQuery = NonNullable<
+  operations['list_device_alerts_api_devices__device_id__alerts_get']['parameters']['query']
+>;
+export type AlertSort = NonNullable<AlertListQuery['sort']>;
+/** One row of an alert list: with `fields`, only `id` and the fields asked for are present. */
+export type AlertItem = Schemas['AlertItem'];
+export type AlertPage = Schemas['AlertPage'];
+export type AlertDetail = Schemas['AlertDetail'];
+export type AlertPatch = Schemas['AlertPatch'];
+export type AlertSeverity = AlertDetail['severity'];
+export type AlertStatus = AlertDetail['status'];
+export type AlertClassification = NonNullable<AlertDetail['classification']>;
+export type AlertDetermination = NonNullable<AlertDetail['determination']>;
+export type RiskReason = Schemas['RiskReason'];
+
 export type Preferences = Schemas['Preferences-Output'];
 export type PreferencesUpdate = Schemas['Preferences-Input'];
 export type TablePreferences = Schemas['TablePreferences-Output'];

@@ -15,6 +15,7 @@ import { Tabs } from '../../components/Tabs/Tabs';
 import { useApiQuery } from '../../hooks/useApiQuery';
 import { useDocumentTitle } from '../../hooks/useDocumentTitle';
 import { NotFoundPage } from '../NotFoundPage/NotFoundPage';
+import { AlertsTab } from './AlertsTab';
 import { DeviceSidebar } from './DeviceSidebar';
 import { OverviewTab } from './OverviewTab';
 import { readTab, tabParams, tabsFor } from './profileTabs';
@@ -90,6 +91,7 @@ function DeviceProfile({ device, onChanged }: DeviceProfileProps) {
           />
           <div role="tabpanel" aria-labelledby={`device-tab-${tab}`}>
             {tab === 'overview' && <OverviewTab device={device} />}
+            {tab === 'alerts' && <AlertsTab device={device} onChanged={onChanged} />}
             {tab === 'timeline' && <TimelineTab device={device} />}
             {tab === 'software' && <SoftwareTab device={device} />}
           </div>

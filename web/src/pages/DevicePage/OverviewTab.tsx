@@ -8,15 +8,22 @@ import {
   tokens,
 } from '@fluentui/react-components';
 
+import { listDeviceAlerts } from '../../api/client';
 import type { AgentInfo, DeviceDetail } from '../../api/types';
+import { AppLink } from '../../components/AppLink/AppLink';
 import { DateTime } from '../../components/DateTime/DateTime';
+import { ErrorState } from '../../components/ErrorState/ErrorState';
 import { LevelBadge } from '../../components/LevelBadge/LevelBadge';
+import { LoadingState } from '../../components/LoadingState/LoadingState';
 import { NotKnown } from '../../components/NotKnown/NotKnown';
 import { PropertyList } from '../../components/PropertyList/PropertyList';
 import type { Property } from '../../components/PropertyList/PropertyList';
+import { useApiQuery } from '../../hooks/useApiQuery';
 import { formatBytes, formatCount, formatPercent } from '../../lib/format';
 import { osLabel, sourceLabel } from '../../lib/labels';
+import { SeverityBadge } from './AlertsTab';
 import { NOT_COMPUTED, agentFactNote, softwareNote } from './deviceNotes';
+import { RiskWithReasons } from './SidebarSections';
 
 const useStyles = makeStyles({
   grid: {
@@ -27,7 +34,23 @@ const useStyles = makeStyles({
   },
   cardTitle: { margin: 0 },
   errors: { margin: 0, paddingLeft: tokens.spacingHorizontalL },
+  alerts: {
+    margin: 0,
+    padding: 0,
+    listStyleType: 'none',
+    display: 'flex',
+    flexDirection: 'column',
+    gap: tokens.spacingVerticalS,
+  },
+  alert: {
+    display: 'flex',
+    gap: tokens.spacingHorizontalS,
+    alignItems: 'center',
+    overflowWrap: 'anywhere',
+  },
 });
+
+const ACTIVE_SHOWN = 5;
 
 function count(value: number | null | undefined, missing?: string) {
   return value == null ? <NotKnown>{missing}</NotKnown> : formatCount(value);
@@ -99,6 +122,49 @@ function AgentCard({ agent, device }: { agent: AgentInfo | null; device: DeviceD
   );
 }
 
+/** The most severe active alerts, each a link into the alerts tab's flyout. */
+function ActiveAlerts({ device }: { device: DeviceDetail }) {
+  const styles = useStyles();
+  const [result, retry] = useApiQuery(
+    (signal) =>
+      listDeviceAlerts(
+        device.id,
+        { status: ['new', 'in_progress'], sort: '-severity', limit: ACTIVE_SHOWN },
+        signal,
+      ),
+    [device.id, device.security.active_alerts],
+  );
+  if (result.status === 'loading') return <LoadingState label="Loading active alerts…" />;
+  if (result.status === 'error') {
+    return <ErrorState title="Could not load the alerts" error={result.error} onRetry={retry} />;
+  }
+  const page = result.data;
+  if (page.items.length === 0) {
+    return <NotKnown>No active alerts</NotKnown>;
+  }
+  return (
+    <>
+      <ul className={styles.alerts}>
+        {page.items.map((alert) => (
+          <li key={alert.id} className={styles.alert}>
+            <SeverityBadge severity={alert.severity ?? ''} />
+            <AppLink
+              to={`/devices/${encodeURIComponent(device.id)}?tab=alerts&item=${encodeURIComponent(alert.id)}`}
+            >
+              {alert.title}
+            </AppLink>
+          </li>
+        ))}
+      </ul>
+      {page.total > page.items.length && (
+        <AppLink to={`/devices/${encodeURIComponent(device.id)}?tab=alerts&status=new`}>
+          All {formatCount(page.total)} active alerts
+        </AppLink>
+      )}
+    </>
+  );
+}
+
 /** The Overview tab: a short summary of what the sidebar holds in full. */
 export function OverviewTab({ device }: { device: DeviceDetail }) {
   const styles = useStyles();
@@ -121,10 +187,24 @@ export function OverviewTab({ device }: { device: DeviceDetail }) {
           items={[
             { label: 'Active alerts', value: count(security.active_alerts, NOT_COMPUTED) },
             { label: 'Open incidents', value: count(security.open_incidents, NOT_COMPUTED) },
-            { label: 'Risk level', value: <LevelBadge level={security?.risk_level} /> },
+            {
+              label: 'Risk level',
+              value: <RiskWithReasons security={security} />,
+              testId: 'overview-risk',
+            },
             { label: 'Exposure level', value: <LevelBadge level={security?.exposure_level} /> },
           ]}
         />
+      </Card>
+      <Card data-testid="overview-alerts">
+        <CardHeader
+          header={
+            <Subtitle2 as="h2" className={styles.cardTitle}>
+              Active alerts
+            </Subtitle2>
+          }
+        />
+        <ActiveAlerts device={device} />
       </Card>
       <Card data-testid="overview-os">
         <CardHeader

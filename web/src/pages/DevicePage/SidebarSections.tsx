@@ -21,6 +21,7 @@ import { PropertyList } from '../../components/PropertyList/PropertyList';
 import type { Property } from '../../components/PropertyList/PropertyList';
 import { TagList } from '../../components/TagList/TagList';
 import { formatBytes, formatCount } from '../../lib/format';
+import { SEVERITIES, severityLabel } from '../../lib/alertLabels';
 import { logonTypeLabel, osLabel } from '../../lib/labels';
 import {
   NOT_COMPUTED,
@@ -118,7 +119,39 @@ export function TagsSection({ tags }: { tags: Tag[] | null }) {
   );
 }
 
+/** "2 high, 1 low": the active alerts by severity, most severe first; none left out. */
+export function severityCounts(bySeverity: Record<string, number>): string {
+  return SEVERITIES.filter((severity) => (bySeverity[severity] ?? 0) > 0)
+    .map(
+      (severity) =>
+        `${formatCount(bySeverity[severity] ?? 0)} ${severityLabel(severity).toLowerCase()}`,
+    )
+    .join(', ');
+}
+
+/** The risk level, with the alerts that set it. */
+export function RiskWithReasons({ security }: { security: SecurityInfo }) {
+  const styles = useStyles();
+  return (
+    <div className={styles.group}>
+      <span>
+        <LevelBadge level={security.risk_level} />
+      </span>
+      {security.risk_reasons.length > 0 && (
+        <ul className={styles.reasons} data-testid="risk-reasons">
+          {security.risk_reasons.map((reason) => (
+            <li key={reason.alert_id}>
+              {severityLabel(reason.severity)} alert: {reason.title}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
 export function SecuritySection({ security }: { security: SecurityInfo }) {
+  const counts = severityCounts(security.active_alerts_by_severity);
   return (
     <PropertyList
       items={[
@@ -129,10 +162,19 @@ export function SecuritySection({ security }: { security: SecurityInfo }) {
         },
         {
           label: 'Active alerts',
-          value: known(security.active_alerts, NOT_COMPUTED),
+          value:
+            security.active_alerts == null ? (
+              <NotKnown>{NOT_COMPUTED}</NotKnown>
+            ) : (
+              `${formatCount(security.active_alerts)}${counts === '' ? '' : ` (${counts})`}`
+            ),
           testId: 'security-alerts',
         },
-        { label: 'Risk level', value: <LevelBadge level={security.risk_level} /> },
+        {
+          label: 'Risk level',
+          value: <RiskWithReasons security={security} />,
+          testId: 'security-risk',
+        },
         { label: 'Exposure level', value: <LevelBadge level={security.exposure_level} /> },
       ]}
     />

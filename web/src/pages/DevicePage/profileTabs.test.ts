@@ -6,13 +6,13 @@ const ids = (knownFrom: Parameters<typeof tabsFor>[0]) => tabsFor(knownFrom).map
 
 describe('tabsFor', () => {
   it('shows endpoint tabs for devices known from the endpoint', () => {
-    expect(ids('endpoint')).toEqual(['overview', 'timeline', 'software']);
-    expect(ids('both')).toEqual(['overview', 'timeline', 'software']);
+    expect(ids('endpoint')).toEqual(['overview', 'alerts', 'timeline', 'software']);
+    expect(ids('both')).toEqual(['overview', 'alerts', 'timeline', 'software']);
   });
 
   it('hides endpoint tabs for a device known only from the directory', () => {
-    expect(ids('directory')).toEqual(['overview']);
-    expect(ids(null)).toEqual(['overview']);
+    expect(ids('directory')).toEqual(['overview', 'alerts']);
+    expect(ids(null)).toEqual(['overview', 'alerts']);
   });
 });
 

@@ -3,7 +3,7 @@
 // not built yet are absent, not placeholders.
 import type { KnownFrom } from '../../api/types';
 
-export type ProfileTabId = 'overview' | 'timeline' | 'software';
+export type ProfileTabId = 'overview' | 'alerts' | 'timeline' | 'software';
 
 export interface ProfileTab {
   id: ProfileTabId;
@@ -13,6 +13,8 @@ export interface ProfileTab {
 
 export const PROFILE_TABS: readonly ProfileTab[] = [
   { id: 'overview', label: 'Overview', endpointOnly: false },
+  // Directory-only devices can have identity alerts, so every device has the tab.
+  { id: 'alerts', label: 'Alerts', endpointOnly: false },
   { id: 'timeline', label: 'Timeline', endpointOnly: true },
   { id: 'software', label: 'Software inventory', endpointOnly: true },
 ];

@@ -1,0 +1,188 @@
+"""Alerts correlated into incidents: the same device, or the same user, within a window.
+
+Every alert belongs to an incident. A new alert joins the open incident of the earliest
+alert it relates to (same device, or same named user, with activity within the window),
+with the reason written on the alert; when it relates to alerts of several open incidents,
+those incidents become one. An alert that relates to none opens an incident of its own.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from hostwatch.db.base import utcnow
+from hostwatch.detection.models import Alert, Incident
+
+_SEVERITY_RANK = {"informational": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+# Accounts every Windows machine runs services as: alerts that share one of these share
+# nothing about who did it, so they do not correlate by user.
+_SERVICE_ACCOUNTS = frozenset(
+    {
+        "system",
+        "nt authority\\system",
+        "local service",
+        "nt authority\\local service",
+        "network service",
+        "nt authority\\network service",
+        "s-1-5-18",
+        "s-1-5-19",
+        "s-1-5-20",
+        "-",
+    }
+)
+
+
+def severity_rank(severity: str) -> int:
+    return _SEVERITY_RANK.get(severity, 0)
+
+
+def correlates_by_user(user: str | None) -> bool:
+    """Whether alerts of this user relate through it (named people, not service accounts)."""
+    if not user:
+        return False
+    name = user.strip().lower()
+    # Machine accounts (NAME$) are the device itself, which correlates by device anyway.
+    return bool(name) and name not in _SERVICE_ACCOUNTS and not name.endswith("$")
+
+
+def describe_gap(gap: timedelta) -> str:
+    """A gap between activities as a reason says it: "1 min", "40 min", "2 h", "3 d"."""
+    minutes = max(1, math.ceil(gap.total_seconds() / 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    hours = math.ceil(minutes / 60)
+    if hours < 48:
+        return f"{hours} h"
+    return f"{math.ceil(hours / 24)} d"
+
+
+def _gap(a: Alert, b: Alert) -> timedelta:
+    """Time between two alerts' activities; zero when they overlap."""
+    zero = timedelta(0)
+    return max(zero, a.first_activity - b.last_activity, b.first_activity - a.last_activity)
+
+
+def correlate(session: Session, alert: Alert, device_name: str, window: timedelta) -> Incident:
+    """Put a new alert into an incident, with the reason; returns the incident.
+
+    Limitation: only new alerts are correlated. An open alert whose activity widens as
+    events join it stays in its incident, even when it now comes within the window of
+    another incident's alerts; and an alert correlates by the user of its first event only.
+    """
+    by_user = correlates_by_user(alert.user)
+    related_to = [Alert.device_id == alert.device_id]
+    if by_user:
+        related_to.append(Alert.user == alert.user)
+    related = list(
+        session.scalars(
+            select(Alert)
+            .join(Incident, Incident.id == Alert.incident_id)
+            .where(
+                Alert.id != alert.id,
+                or_(*related_to),
+                Incident.status != "resolved",
+                Alert.last_activity >= alert.first_activity - window,
+                Alert.first_activity <= alert.last_activity + window,
+            )
+            .order_by(Alert.first_activity, Alert.id)
+        )
+    )
+    now = utcnow()
+    if not related:
+        incident = Incident(
+            title=f"{alert.title} on {device_name}",
+            status="active",
+            severity=alert.severity,
+            first_activity=alert.first_activity,
+            last_activity=alert.last_activity,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(incident)
+        session.flush()
+        alert.incident_id = incident.id
+        alert.incident_reason = "first alert of the incident"
+        return incident
+
+    first = related[0]
+    target = session.get(Incident, first.incident_id)
+    assert target is not None
+    alert.incident_id = target.id
+    alert.incident_reason = _link(alert, first, device_name)
+    # The first related alert of each other open incident: those incidents merge into this.
+    others: dict[str, Alert] = {}
+    for other in related:
+        if other.incident_id and other.incident_id != target.id:
+            others.setdefault(other.incident_id, other)
+    if others:
+        merged = "; ".join(
+            f"{_link(alert, other, device_name)}, whose incident merged into this one"
+            for other in others.values()
+        )
+        alert.incident_reason = f"{alert.incident_reason}; also {merged}"
+        _merge(session, target, set(others))
+    _widen(target, alert)
+    target.updated_at = now
+    session.flush()
+    return target
+
+
+def _link(alert: Alert, other: Alert, device_name: str) -> str:
+    """Why `alert` relates to `other`: "same device app-01 within 2 h of alert '...' (id)"."""
+    if other.device_id == alert.device_id:
+        how = f"same device {device_name}"
+    else:
+        how = f"same user {alert.user}"
+    return (
+        f"{how} within {describe_gap(_gap(alert, other))} of alert '{other.title}' ({other.id[:8]})"
+    )
+
+
+def _merge(session: Session, target: Incident, others: set[str]) -> None:
+    """Move the alerts of other open incidents into the target, then drop those incidents."""
+    session.flush()
+    for incident in session.scalars(select(Incident).where(Incident.id.in_(others))):
+        session.execute(
+            update(Alert).where(Alert.incident_id == incident.id).values(incident_id=target.id)
+        )
+        target.first_activity = min(target.first_activity, incident.first_activity)
+        target.last_activity = max(target.last_activity, incident.last_activity)
+        if severity_rank(incident.severity) > severity_rank(target.severity):
+            target.severity = incident.severity
+        session.delete(incident)
+
+
+def _widen(incident: Incident, alert: Alert) -> None:
+    incident.first_activity = min(incident.first_activity, alert.first_activity)
+    incident.last_activity = max(incident.last_activity, alert.last_activity)
+    if severity_rank(alert.severity) > severity_rank(incident.severity):
+        incident.severity = alert.severity
+
+
+def refresh(session: Session, incident_id: str) -> Incident | None:
+    """An incident's status, severity and activity again from its alerts (after a change).
+
+    All alerts resolved: the incident is resolved; an alert open again reopens it.
+    """
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        return None
+    alerts = list(session.scalars(select(Alert).where(Alert.incident_id == incident_id)))
+    if not alerts:
+        return incident
+    open_alerts = [a for a in alerts if a.status != "resolved"]
+    if not open_alerts:
+        incident.status = "resolved"
+    elif incident.status == "resolved":
+        incident.status = "active"
+    elif incident.status == "active" and any(a.status == "in_progress" for a in alerts):
+        incident.status = "in_progress"
+    incident.severity = max((a.severity for a in alerts), key=severity_rank)
+    incident.first_activity = min(a.first_activity for a in alerts)
+    incident.last_activity = max(a.last_activity for a in alerts)
+    incident.updated_at = utcnow()
+    return incident

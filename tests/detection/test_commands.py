@@ -1,0 +1,111 @@
+"""`hostwatch rules ...` against a real database: import with its report, switches, detect."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from hostwatch.cli import app
+from tests.shared import shared_data
+
+RULE_ID = "7c3a5b1d-9e2f-4a8c-b5d7-1e0f3c6a9b2d"
+RULE = (
+    "rules-emerging-threats/2026/Exploits/CVE-2026-33829/"
+    "proc_creation_win_exploit_cve_2026_33829.yml"
+)
+EVTX = (
+    "regression_data/rules-emerging-threats/2026/Exploits/CVE-2026-33829/"
+    "proc_creation_win_exploit_cve_2026_33829/7c3a5b1d-9e2f-4a8c-b5d7-1e0f3c6a9b2d.evtx"
+)
+
+
+@pytest.fixture
+def hostwatch(db_url: str, tmp_path: Path) -> Any:
+    runner = CliRunner()
+    env = {
+        "HOSTWATCH_DATABASE_URL": db_url,
+        "HOSTWATCH_DATA_DIR": str(tmp_path / "var"),
+        "HOSTWATCH_LOG_LEVEL": "WARNING",
+    }
+
+    def run(*args: str) -> Any:
+        result = runner.invoke(app, list(args), env=env)
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise AssertionError(f"hostwatch {' '.join(args)} crashed:\n{result.output}")
+        return result
+
+    return run
+
+
+def test_rules_import_reports_loaded_and_rejected_with_file_id_and_reason(
+    hostwatch: Any, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text(
+        "title: no detection\nid: 11111111-2222-3333-4444-555555555555\n"
+        "logsource: {product: windows}\n"
+    )
+
+    result = hostwatch("rules", "import", str(shared_data("sigma", RULE)), str(broken), "--json")
+
+    assert result.exit_code == 3
+    report = json.loads(result.stdout)
+    assert (report["loaded"], report["added"], report["rejected_count"]) == (1, 1, 1)
+    [rejected] = report["rejected"]
+    assert rejected["file"] == str(broken)
+    assert rejected["rule_id"] == "11111111-2222-3333-4444-555555555555"
+    assert "detection" in rejected["reason"].lower()
+
+
+def test_rules_import_twice_reports_unchanged(hostwatch: Any) -> None:
+    hostwatch("rules", "import", str(shared_data("sigma", RULE)))
+
+    again = hostwatch("rules", "import", str(shared_data("sigma", RULE)), "--json")
+
+    assert again.exit_code == 0
+    assert (json.loads(again.stdout)["added"], json.loads(again.stdout)["unchanged"]) == (0, 1)
+
+
+def test_rules_disable_enable_and_unknown_ids(hostwatch: Any) -> None:
+    hostwatch("rules", "import", str(shared_data("sigma", RULE)))
+
+    off = hostwatch("rules", "disable", RULE_ID, "--json")
+    listed = json.loads(hostwatch("rules", "list", "--disabled", "--json").stdout)
+    unknown = hostwatch("rules", "enable", "no-such-rule")
+
+    assert json.loads(off.stdout) == {"changed": [RULE_ID], "enabled": False}
+    assert [r["id"] for r in listed] == [RULE_ID]
+    assert unknown.exit_code == 1
+    assert "no-such-rule" in unknown.output
+
+
+def test_rules_detect_raises_alerts_for_events_imported_earlier_once(hostwatch: Any) -> None:
+    hostwatch("rules", "import", str(shared_data("sigma", RULE)))
+    assert hostwatch("import", "evtx", str(shared_data("sigma", EVTX))).exit_code == 0
+
+    first = json.loads(hostwatch("rules", "detect", "--json").stdout)
+    second = json.loads(hostwatch("rules", "detect", "--json").stdout)
+
+    assert first["matches"] == 2
+    assert first["alerts_created"] >= 1
+    assert second["matches"] == 2
+    assert (second["alerts_created"], second["alerts_updated"]) == (0, 0)
+
+
+def test_rules_exclude_needs_a_device_or_tag(hostwatch: Any) -> None:
+    hostwatch("rules", "import", str(shared_data("sigma", RULE)))
+
+    neither = hostwatch("rules", "exclude", RULE_ID, "--reason", "noise")
+    tagged = hostwatch(
+        "rules", "exclude", RULE_ID, "--reason", "lab", "--tag", "lab", "--hours", "2", "--json"
+    )
+
+    assert neither.exit_code == 1
+    assert "either a device or a tag" in neither.output
+    found = json.loads(tagged.stdout)
+    assert (found["tag"], found["reason"]) == ("lab", "lab")
+    assert found["expires_at"] is not None

@@ -1,0 +1,63 @@
+"""A real EVTX import, then detection over the stored events, as the ingest path will call it."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from hostwatch.db.engine import make_session_factory, transaction
+from hostwatch.detection import catalog
+from hostwatch.detection.models import Alert, AlertEvent, Incident
+from hostwatch.detection.service import detect_batch, stored_rows
+from hostwatch.devices.models import Device
+from hostwatch.events.models import Event
+from hostwatch.ingest.importer import EvtxImporter
+from tests.shared import shared_data
+
+# A SigmaHQ regression case with more than one expected match.
+RULE_ID = "7c3a5b1d-9e2f-4a8c-b5d7-1e0f3c6a9b2d"
+
+
+def _case() -> dict[str, str]:
+    with open(shared_data("sigma", "REGRESSION_INDEX.csv"), newline="") as handle:
+        [case] = [row for row in csv.DictReader(handle) if row["rule_id"] == RULE_ID]
+    return case
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+def test_imported_sample_raises_its_rules_alert_with_the_expected_matches(
+    sessions: sessionmaker[Session],
+) -> None:
+    case = _case()
+    with transaction(sessions) as session:
+        result = catalog.import_paths(session, [shared_data("sigma", case["rule_path"])])
+        assert result.added == [RULE_ID]
+    summary = EvtxImporter(sessions).run([shared_data("sigma", case["evtx"])])
+    assert summary.stored > 0
+
+    with transaction(sessions) as session:
+        keys = session.execute(select(Event.device_id, Event.dedupe_key)).all()
+        rows = []
+        for device_id in sorted({device_id for device_id, _ in keys}):
+            rows += stored_rows(session, device_id, [k for d, k in keys if d == device_id])
+        results = detect_batch(session, rows)
+
+    with transaction(sessions, write=False) as session:
+        alerts = session.scalars(select(Alert).where(Alert.rule_id == RULE_ID)).all()
+        linked = session.scalar(
+            select(func.count()).select_from(AlertEvent).join(Alert).where(Alert.rule_id == RULE_ID)
+        )
+        assert sum(alert.event_count for alert in alerts) == int(case["match_count"]) == linked
+        assert sum(r.matches for r in results.values()) == int(case["match_count"])
+        assert all(alert.title == case["rule_title"] for alert in alerts)
+        assert session.scalar(select(func.count(Incident.id))) >= 1
+        device = session.get(Device, alerts[0].device_id)
+        assert device is not None
+        assert device.risk_level != "none"
