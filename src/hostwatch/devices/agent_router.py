@@ -22,6 +22,7 @@ from hostwatch.api.deps import (
     unit_of_work,
 )
 from hostwatch.auth import audit
+from hostwatch.detection.service import Windows
 from hostwatch.devices import enrollment, inventory
 from hostwatch.devices.models import AgentCredential
 from hostwatch.errors import HostwatchError
@@ -101,9 +102,10 @@ async def upload_inventory(
 
 @router.post(protocol.EVENTS_PATH, response_model=protocol.EventBatchResult)
 async def upload_events(
-    body: protocol.EventBatch, request: Request, token: AgentToken
+    body: protocol.EventBatch, request: Request, token: AgentToken, settings: AppSettings
 ) -> protocol.EventBatchResult:
     store = request.app.state.event_store
+    windows = Windows.from_settings(settings)
     return await _as_agent(
-        request, token, lambda db, agent: inventory.store_events(db, store, agent, body)
+        request, token, lambda db, agent: inventory.store_events(db, store, agent, body, windows)
     )

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from hostwatch import protocol
 from hostwatch.config import Settings
 from hostwatch.db.base import utcnow
+from hostwatch.detection.service import Windows, detect_new
 from hostwatch.devices import registry
 from hostwatch.devices.models import AgentCredential, Device, Software
 from hostwatch.events.store import EventStore
@@ -193,7 +194,9 @@ def store_events(
     store: EventStore,
     credential: AgentCredential,
     batch: protocol.EventBatch,
+    windows: Windows | None = None,
 ) -> protocol.EventBatchResult:
+    """Stores an agent's events and runs the enabled rules over them, in one transaction."""
     device_id = credential.device_id
     rows: list[dict[str, Any]] = []
     for event in batch.events:
@@ -202,5 +205,7 @@ def store_events(
         row["dedupe_key"] = event.key
         rows.append(row)
     result = store.add_many(session, rows)
+    if result.stored:
+        detect_new(session, {device_id: rows}, windows=windows)
     session.execute(update(Device).where(Device.id == device_id).values(last_seen=utcnow()))
     return protocol.EventBatchResult(stored=result.stored, duplicates=result.duplicates)

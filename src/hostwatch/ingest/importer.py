@@ -29,15 +29,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, select, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
+from hostwatch.config import Settings
 from hostwatch.db.engine import begin_write
+from hostwatch.detection.cache import CACHE
+from hostwatch.detection.service import Windows, detect_new
 from hostwatch.devices import registry
 from hostwatch.devices.models import Device
 from hostwatch.events.histogram import BUSY_TIMEOUT_MS, fold_sqlite
-from hostwatch.events.store import TIME, EventStore, SqlEventStore, parse_prepared_time
+from hostwatch.events.store import COLUMNS, TIME, EventStore, SqlEventStore, parse_prepared_time
 from hostwatch.ingest.device_facts import DeviceFacts
 from hostwatch.ingest.evtx import EvtxSource, Problem, find_sources
 from hostwatch.ingest.pipeline import (
@@ -86,6 +90,7 @@ class EvtxImporter:
         batch_size: int = BATCH_SIZE,
         on_progress: Callable[[Progress], None] | None = None,
         workers: int | None = None,
+        windows: Windows | None = None,
     ) -> None:
         """`workers`: processes that read the files, 0 to read them in this one; by default
         as many as CPUs are free beside this one (up to MAX_WORKERS), none for a small
@@ -95,6 +100,8 @@ class EvtxImporter:
         self.batch_size = batch_size
         self.on_progress = on_progress
         self.workers = workers
+        # How close matches must be to join one alert, and alerts one incident.
+        self.windows = windows or Windows.from_settings(Settings.from_env())
         # CPU time of the last run's worker processes (this process's own is not in it).
         self.worker_cpu_seconds = 0.0
         # Computer name (lower case) -> device id, for every device this import has used.
@@ -104,6 +111,8 @@ class EvtxImporter:
         self._summary = ImportSummary()
         self._created: set[str] = set()
         self._updated: set[str] = set()
+        self._alerts_raised: set[str] = set()
+        self._alerts_updated: set[str] = set()
         self._records = 0
         self._files_done = 0
 
@@ -113,6 +122,7 @@ class EvtxImporter:
         summary = self._summary = ImportSummary(input_problems=list(input_problems))
         summary.files = [FileSummary(source.name) for source in sources]
         self._created, self._updated = set(), set()
+        self._alerts_raised, self._alerts_updated = set(), set()
         self._records = self._files_done = 0
         ended = [False] * len(sources)
         self._progress()
@@ -143,6 +153,8 @@ class EvtxImporter:
 
         summary.devices_created = len(self._created)
         summary.devices_updated = len(self._updated - self._created)
+        summary.alerts_raised = len(self._alerts_raised)
+        summary.alerts_updated = len(self._alerts_updated - self._alerts_raised)
         summary.seconds = time.monotonic() - started
         log.info(
             "imported %d EVTX files: %d records, %d events stored, %d problems",
@@ -235,6 +247,8 @@ class EvtxImporter:
             batch.session.close()
         self._summary.stored += batch.stored
         self._summary.duplicates += batch.duplicates
+        self._alerts_raised |= batch.alerts_raised
+        self._alerts_updated |= batch.alerts_updated - self._alerts_raised
         self._created |= batch.created
         self._updated |= updated
 
@@ -329,6 +343,7 @@ class EvtxImporter:
         batch.stored += result.stored
         batch.duplicates += result.duplicates
         batch.new_events |= result.devices
+        self._detect(batch, by_device)
 
         for device_id, rows in by_device.items():
             # Prepared times sort as text.
@@ -338,6 +353,19 @@ class EvtxImporter:
         for part in parts:
             for computer, logon, addresses in part.notes.values():
                 batch.facts[ids[computer]].add_note(logon, addresses)
+
+    def _detect(self, batch: _Batch, by_device: dict[str, list[list[Any]]]) -> None:
+        """The enabled Sigma rules over the rows just written, in the batch's transaction:
+        a batch rolled back takes its alerts with it."""
+        if not CACHE.detector(batch.session).detector.rules:
+            return
+        rows = {
+            device_id: [_event_row(values) for values in prepared]
+            for device_id, prepared in by_device.items()
+        }
+        result = detect_new(batch.session, rows, windows=self.windows)
+        batch.alerts_raised.update(result.alerts_created)
+        batch.alerts_updated.update(result.alerts_updated)
 
     def _apply_facts(self, batch: _Batch) -> set[str]:
         """Applies the batch's device facts; returns the devices changed."""
@@ -399,7 +427,16 @@ class _Batch:
     # Devices that got new events, and devices created.
     new_events: set[str] = field(default_factory=set)
     created: set[str] = field(default_factory=set)
+    alerts_raised: set[str] = field(default_factory=set)
+    alerts_updated: set[str] = field(default_factory=set)
     attempt: int = 1
+
+
+def _event_row(values: list[Any]) -> dict[str, Any]:
+    """A prepared row as the detector reads it: by column, with its fields decoded."""
+    row = dict(zip(COLUMNS, values, strict=True))
+    row["fields"] = orjson.loads(row["fields"])
+    return row
 
 
 def _tail(parts: list[Part], rows: int) -> list[Part]:

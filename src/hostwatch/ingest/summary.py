@@ -77,6 +77,9 @@ class ImportSummary:
     duplicates: int = 0
     devices_created: int = 0
     devices_updated: int = 0
+    # Alerts the enabled rules raised on the stored events, and alerts they widened.
+    alerts_raised: int = 0
+    alerts_updated: int = 0
     seconds: float = 0.0
 
     @property
@@ -117,6 +120,8 @@ class ImportSummary:
             "not_stored": self.not_stored,
             "devices_created": self.devices_created,
             "devices_updated": self.devices_updated,
+            "alerts_raised": self.alerts_raised,
+            "alerts_updated": self.alerts_updated,
             "seconds": round(self.seconds, 3),
             "input_problems": [p.to_dict() for p in self.input_problems],
             "per_file": [f.to_dict() for f in self.files],
@@ -137,6 +142,7 @@ def render(summary: ImportSummary, console: Console, problems_shown: int = 50) -
         ("not stored (database)", summary.not_stored),
         ("devices created", summary.devices_created),
         ("devices updated", summary.devices_updated),
+        ("alerts raised", summary.alerts_raised),
         ("time", f"{summary.seconds:.1f} s ({rate:,.0f} records/s)"),
     ):
         table.add_row(label, str(value))
