@@ -8,6 +8,9 @@ field (`Image` ending in `\\rundll32.exe` needs "\\rundll32.exe" in `Image`); a 
 only when an automaton finds one of its literals in the event, and the other groups of text
 it requires are there too. Versions that require no literal always run.
 
+The agent's Linux events have no channel: their key is the Linux log sources they feed
+(hostwatch.detection.linux), and they meet the Linux rules of those log sources.
+
 A detector may be shared by threads: its only mutable state is the cache of index buckets,
 where a race builds the same bucket twice.
 """
@@ -23,6 +26,7 @@ from typing import Any
 import ahocorasick
 
 from hostwatch.detection.compile import Lowered, Predicate
+from hostwatch.detection.linux import LINUX, AgentView
 from hostwatch.detection.patterns import any_substring
 from hostwatch.detection.requirements import (
     Literal,
@@ -63,6 +67,8 @@ class _Entry:
     log: str
     test: Predicate
     product: str | None
+    # The Linux log source (category, else service) the rule reads; None for other products.
+    feed: str | None
     channels: frozenset[str] | None
     event_ids: frozenset[str] | None
     literals: frozenset[tuple[str | None, str]] | None
@@ -184,6 +190,9 @@ class Detector:
                         log=version.log,
                         test=residual_test(node),
                         product=rule.info.product,
+                        feed=(rule.info.category or rule.info.service)
+                        if rule.info.product == LINUX
+                        else None,
                         channels=allowed_values(node, "Channel"),
                         event_ids=allowed_values(node, "EventID"),
                         literals=best,
@@ -205,6 +214,20 @@ class Detector:
 
     def _bucket(self, key: tuple[str | None, str | None, str | None]) -> _Bucket:
         product, channel, event_id = key
+        if product == LINUX and channel is not None:
+            # An agent event: the rules of the Linux log sources it feeds, and those that
+            # name no product and no log.
+            feeds = frozenset(channel.split("+"))
+            entries = [
+                entry
+                for entry in self._entries
+                if (entry.product == LINUX and entry.feed in feeds)
+                or (entry.product is None and entry.channels is None and entry.event_ids is None)
+            ]
+            bucket = _Bucket(entries)
+            self._buckets[key] = bucket
+            log.debug("rule bucket %s: %d versions", key, len(entries))
+            return bucket
         entries = [
             entry
             for entry in self._entries
@@ -218,6 +241,10 @@ class Detector:
         return bucket
 
     def _bucket_of(self, view: View) -> _Bucket:
+        if view.__class__ is AgentView:
+            # Its feeds are a few fixed combinations (hostwatch.detection.linux.feeds_of).
+            agent_key = (LINUX, view.feeds, None)
+            return self._buckets.get(agent_key) or self._bucket(agent_key)
         channel = view.get("Channel")
         event_id = view.get("EventID")
         lowered = channel.lower() if channel.__class__ is str else None

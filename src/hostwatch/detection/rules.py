@@ -45,6 +45,7 @@ SYSMON = "sysmon"
 SECURITY = "security"
 WINDOWS = "windows"
 GENERIC = "generic"
+LINUX = "linux"
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,13 @@ _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _pipelines(product: str | None, category: str | None) -> list[tuple[str, ProcessingPipeline]]:
-    """The pipelines a rule goes through, one per log that can feed its log source."""
+    """The pipelines a rule goes through, one per log that can feed its log source.
+
+    Linux rules need none: the agent's view gives their fields their Sigma names
+    (hostwatch.detection.linux).
+    """
+    if product == LINUX:
+        return [(LINUX, _NO_PIPELINE)]
     if product != "windows":
         return [(GENERIC, _NO_PIPELINE)]
     found = []

@@ -1,4 +1,5 @@
-"""The fields a Sigma rule sees in one stored event: its original EVTX fields, flattened.
+"""The fields a Sigma rule sees in one stored event: its original EVTX fields, flattened;
+for the agent's Linux events, the fields of hostwatch.detection.linux.
 
 Sigma's Windows rules name the fields of the event's XML: `EventID`, `Channel`,
 `Provider_Name`, `Computer` from its System element and the names of its EventData (or
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from hostwatch.detection.linux import AGENT_SOURCE, LINUX, AgentView, agent_view
 
 # A field's value as rules compare it: text, a number, or several values (unnamed Data items).
 FieldValue = str | int | float | list[str]
@@ -70,6 +73,8 @@ def sigma_view(row: Mapping[str, Any]) -> View:
     `EventID` comes from the row's event code; the System parts from `fields`; then the
     items of EventData, or of the one element inside UserData.
     """
+    if row.get("source") == AGENT_SOURCE:
+        return agent_view(row)
     fields = row.get("fields") or {}
     view: View = {}
     code = row.get("event_code")
@@ -92,9 +97,11 @@ def sigma_view(row: Mapping[str, Any]) -> View:
 
 
 def product_of(view: Mapping[str, Any]) -> str | None:
-    """The Sigma log source product an event comes from: Windows for EVTX-shaped events.
+    """The Sigma log source product an event comes from: Windows for EVTX-shaped events,
+    Linux for the agent's (hostwatch.detection.linux).
 
-    Limitation: only Windows events are recognised; no Linux source exists in the ingest
-    path yet, so Linux rules load and compile but match nothing.
+    Limitation: the agent runs on Linux only, so every agent event is taken as Linux.
     """
-    return "windows" if "Channel" in view else None
+    if "Channel" in view:
+        return "windows"
+    return LINUX if view.__class__ is AgentView else None
