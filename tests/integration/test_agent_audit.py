@@ -4,6 +4,7 @@ process tree, and stopping the agent leaves no audit rule of its own behind."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import socket
@@ -22,6 +23,7 @@ from sqlalchemy import Engine, select
 from hostwatch.agent.audit.netlink import AuditSocket, AuditUnavailable
 from hostwatch.agent.audit.rules import DEFAULT_KEY, rules_with_key
 from hostwatch.devices.models import AgentCredential, Device
+from tests.shared import shared_data
 
 from .procs import start_agent, stop, wait_for
 
@@ -249,3 +251,49 @@ def test_agent_file_and_logon_events_reach_the_timeline_with_their_process(
 
     with AuditSocket() as sock:
         assert rules_with_key(sock, DEFAULT_KEY) == []
+
+
+BASE64_PIPE_RULE = "ba592c6d-6888-43c3-b8c6-689b8fe47337"
+
+
+def test_a_command_a_shared_linux_rule_targets_raises_an_alert_on_the_device(
+    server: ServerProcess, engine: Engine, tmp_path: Path
+) -> None:
+    rule = shared_data(
+        "sigma", "rules", "linux", "process_creation", "proc_creation_lnx_base64_execution.yml"
+    )
+    server.cli("rules", "import", str(rule))
+    token = server.cli("enroll-token", "create").strip()
+    api = _api(server)
+    agent = start_agent(server, tmp_path / "agent", token)
+    try:
+        device = wait_for(lambda: _device(engine), 60, "the agent to enroll")
+
+        def source() -> str | None:
+            detail = api.get(f"/api/devices/{device}").json()
+            return ((detail.get("agent") or {}).get("status") or {}).get("process_source")
+
+        assert wait_for(source, 60, "a heartbeat that names the process source") == "audit"
+        marker = uuid.uuid4().hex[:8]
+        # Decodes to a harmless `true MARKER`; the shell's command line is what the rule reads.
+        encoded = base64.b64encode(f"true {marker}\n".encode()).decode()
+        subprocess.run(["sh", "-c", f"echo {encoded} | base64 -d | sh"], check=True, timeout=30)
+
+        def alert() -> dict[str, Any] | None:
+            answer = api.get(f"/api/devices/{device}/alerts")
+            assert answer.status_code == 200, answer.text
+            return next(
+                (a for a in answer.json()["items"] if a["rule_id"] == BASE64_PIPE_RULE), None
+            )
+
+        found = wait_for(alert, 60, "the base64 pipe alert on the device")
+        detail = api.get(f"/api/alerts/{found['id']}").json()
+        assert detail["rule"]["id"] == BASE64_PIPE_RULE
+        assert detail["severity"] == "medium"
+        [event] = [e for e in detail["events"] if encoded in e["process"]["command_line"]]
+        assert event["process"]["image"] == os.path.realpath("/bin/sh")
+        assert event["parent"]["pid"] == os.getpid()
+        sidebar = api.get(f"/api/devices/{device}").json()
+        assert sidebar["security"]["risk_level"] == "medium"
+    finally:
+        stop(agent)
