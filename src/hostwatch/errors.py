@@ -84,6 +84,13 @@ class PayloadTooLarge(HostwatchError):
     title = "Request too large"
 
 
+class UnsupportedEncoding(HostwatchError):
+    code = "HW-2007"
+    status = 415
+    title = "Unsupported content encoding"
+    hint = "Send the body as it is, or compressed with 'Content-Encoding: gzip'."
+
+
 class RangeTooLong(HostwatchError):
     code = "HW-2006"
     status = 400

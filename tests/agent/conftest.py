@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 from collections.abc import Iterator
@@ -25,6 +26,8 @@ class ProtocolServer:
     def __init__(self, port: int = 0) -> None:
         self.lock = threading.Lock()
         self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
+        # Body sizes as they crossed the wire, before any gzip was undone.
+        self.wire_sizes: list[int] = []
         self.enrolls = 0
         self.heartbeats: list[dict[str, Any]] = []
         self.inventories: list[dict[str, Any]] = []
@@ -83,6 +86,9 @@ class ProtocolServer:
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(length)
+        self.wire_sizes.append(len(body))
+        if request.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)  # as the real server's request guard does
         with self.lock:
             self.requests.append((request.command, request.path, dict(request.headers), body))
         status, answer = self._answer(request.command, request.path, request.headers, body)

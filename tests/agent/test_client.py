@@ -123,3 +123,31 @@ def test_client_post_events_sends_spooled_bodies_as_one_batch(protocol_server) -
     assert (again.stored, again.duplicates) == (0, 2)
     sent = json.loads(protocol_server.requests[0][3])
     assert [e["key"] for e in sent["events"]] == ["k0", "k1", "k2"]
+
+
+def test_client_gzips_a_large_batch_and_leaves_a_small_one_plain(protocol_server) -> None:
+    def batch(count: int) -> list[str]:
+        return [
+            protocol.AgentEvent(
+                key=f"gz{count}-{n}",
+                time=datetime(2026, 1, 1, tzinfo=UTC),
+                kind="process",
+                process_image="/usr/bin/python3",
+                process_command_line=f"/usr/bin/python3 -m worker --job {n}",
+            ).model_dump_json(exclude_none=True)
+            for n in range(count)
+        ]
+
+    client = AgentClient(protocol_server.url, credential=protocol_server.credential)
+    large = client.post_events(batch(200))
+    small = client.post_events(batch(1))
+    client.close()
+
+    (_, _, large_headers, large_body), (_, _, small_headers, small_body) = protocol_server.requests
+    assert (large.stored, small.stored) == (200, 1)
+    assert large_headers["Content-Encoding"] == "gzip"
+    assert "Content-Encoding" not in small_headers
+    # The large batch crossed the wire at a fraction of its JSON size.
+    assert protocol_server.wire_sizes[0] * 5 < len(large_body)
+    assert protocol_server.wire_sizes[1] == len(small_body)
+    assert len(json.loads(large_body)["events"]) == 200

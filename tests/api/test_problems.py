@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+from typing import Any
+
 from fastapi.routing import APIRoute
 from sqlalchemy import text
 
@@ -196,3 +200,63 @@ def test_anonymous_refusals_do_not_fill_the_audit_log(api: Api) -> None:
         entries = conn.execute(text("SELECT count(*) FROM audit_log")).scalar()
 
     assert entries == 0
+
+
+def _gzip_post(api: Api, headers: dict[str, str], body: bytes, **extra: str) -> Any:
+    return api.client.post(
+        "/api/agent/events",
+        headers={**headers, "content-type": "application/json", **extra},
+        content=body,
+    )
+
+
+def test_a_gzip_event_batch_is_stored_as_the_plain_one(api: Api) -> None:
+    device, agent = enroll(api, "box")
+    admin = api.token_for("boss", Role.admin)
+    batch = {
+        "events": [
+            {
+                "key": f"k{i}",
+                "time": "2026-01-01T00:00:00Z",
+                "kind": "process",
+                "process_command_line": f"sh -c 'echo {i}'",
+            }
+            for i in range(50)
+        ]
+    }
+    packed = gzip.compress(json.dumps(batch).encode())
+
+    first = _gzip_post(api, agent, packed, **{"content-encoding": "gzip"})
+    again = _gzip_post(api, agent, json.dumps(batch).encode())
+
+    assert first.status_code == 200, first.text
+    assert first.json() == {"stored": 50, "duplicates": 0}
+    assert again.json() == {"stored": 0, "duplicates": 50}
+    timeline = api.client.get(
+        f"/api/devices/{device}/timeline",
+        headers=admin,
+        params={"from": "2025-12-31T00:00:00Z", "to": "2026-01-02T00:00:00Z", "limit": 100},
+    ).json()
+    assert sorted(e["process"]["command_line"] for e in timeline["items"]) == sorted(
+        f"sh -c 'echo {i}'" for i in range(50)
+    )
+
+
+def test_a_gzip_bomb_corrupt_gzip_and_unknown_encodings_are_refused(api: Api) -> None:
+    _, agent = enroll(api, "box")
+    limit = api.settings.max_agent_body_bytes
+    # A few kilobytes on the wire that inflate past the agent limit.
+    bomb = gzip.compress(b'{"events": [' + b" " * (limit + 1) + b"]}")
+    cut = gzip.compress(b'{"events": []}')[:-6]
+
+    inflated = _gzip_post(api, agent, bomb, **{"content-encoding": "gzip"})
+    corrupt = _gzip_post(api, agent, cut, **{"content-encoding": "gzip"})
+    brotli = _gzip_post(api, agent, b"\x00\x01", **{"content-encoding": "br"})
+
+    assert len(bomb) < limit // 100
+    assert (inflated.status_code, inflated.json()["code"]) == (413, "HW-2004")
+    assert "inflates past the limit" in inflated.json()["detail"]
+    assert (corrupt.status_code, corrupt.json()["code"]) == (422, "HW-2003")
+    assert "gzip request body is corrupt" in corrupt.json()["detail"]
+    assert (brotli.status_code, brotli.json()["code"]) == (415, "HW-2007")
+    assert "'br'" in brotli.json()["detail"]

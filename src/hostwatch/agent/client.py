@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
 from typing import Any, TypeVar
 
@@ -14,6 +15,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 30.0
 USER_AGENT = f"hostwatch-agent/{__version__}"
+# Bodies this long or longer go gzip-compressed; below it the header costs more than it saves.
+COMPRESS_FROM = 1024
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -116,8 +119,14 @@ class AgentClient:
         secrets: tuple[str, ...] = (),
         authenticated: bool = True,
         timeout: float | None = None,
+        compress: bool = False,
     ) -> M:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        body: str | bytes = content
+        if compress and len(content) >= COMPRESS_FROM:
+            # Event batches are repetitive JSON: gzip makes them several times smaller.
+            body = gzip.compress(content.encode(), compresslevel=5, mtime=0)
+            headers["Content-Encoding"] = "gzip"
         if authenticated:
             if not self.credential:
                 raise CredentialRejected(f"{method} {path}: the agent is not enrolled", 401)
@@ -125,7 +134,7 @@ class AgentClient:
             secrets = (*secrets, self.credential)
         extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         try:
-            response = self._http.request(method, path, content=content, headers=headers, **extra)
+            response = self._http.request(method, path, content=body, headers=headers, **extra)
         except httpx.TransportError as exc:
             # Connection refused, DNS failure, TLS failure, timeout: nothing reached the server
             # (or its answer never came back), so the call can be repeated as it is.
@@ -184,7 +193,12 @@ class AgentClient:
         """Send a snapshot, given as a model or as its JSON (as the spool keeps it)."""
         content = body if isinstance(body, str) else body.model_dump_json(exclude_none=True)
         return self._call(
-            "PUT", protocol.INVENTORY_PATH, content, protocol.InventoryResult, timeout=timeout
+            "PUT",
+            protocol.INVENTORY_PATH,
+            content,
+            protocol.InventoryResult,
+            timeout=timeout,
+            compress=True,
         )
 
     def post_events(
@@ -198,5 +212,10 @@ class AgentClient:
                 raise ValueError(f"at most {protocol.MAX_EVENTS_PER_BATCH} events per batch")
             content = '{"events":[' + ",".join(events) + "]}"
         return self._call(
-            "POST", protocol.EVENTS_PATH, content, protocol.EventBatchResult, timeout=timeout
+            "POST",
+            protocol.EVENTS_PATH,
+            content,
+            protocol.EventBatchResult,
+            timeout=timeout,
+            compress=True,
         )

@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import uuid
+import zlib
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -19,7 +20,13 @@ from hostwatch import protocol
 from hostwatch.api.deps import db_slot, unit_of_work
 from hostwatch.auth import audit
 from hostwatch.config import Settings
-from hostwatch.errors import AgentAuthFailed, HostwatchError, InvalidInput, PayloadTooLarge
+from hostwatch.errors import (
+    AgentAuthFailed,
+    HostwatchError,
+    InvalidInput,
+    PayloadTooLarge,
+    UnsupportedEncoding,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +78,7 @@ class RequestGuard:
         try:
             self._check_head(scope, path)
             body = await self._read_body(scope, receive, path)
+            body = _decoded(scope, body, self._limit(path))
             _check_no_nul(body)
         except _Refusal as refusal:
             await _send_problem(send_with_id, request_id, refusal)
@@ -189,6 +197,34 @@ def _check_no_nul(body: bytes) -> None:
                 "the request body contains a NUL character (\\u0000), which no value may hold"
             )
         )
+
+
+def _decoded(scope: Scope, body: bytes, limit: int) -> bytes:
+    """The body as the app reads it: a gzip body (the agent sends its batches so) inflated,
+    within the same limit as a plain body, so that a small bomb cannot grow past it."""
+    encodings = [v for n, v in scope.get("headers", []) if n == b"content-encoding"]
+    encoding = b",".join(encodings).strip().lower()
+    if encoding in (b"", b"identity"):
+        return body
+    if encoding != b"gzip":
+        shown = encoding.decode("ascii", "replace")[:40]
+        raise _Refusal(UnsupportedEncoding(f"the content encoding {shown!r} is not accepted"))
+    inflater = zlib.decompressobj(wbits=31)  # a gzip member, header and trailer checked
+    try:
+        plain = inflater.decompress(body, limit + 1)
+        if len(plain) > limit:
+            raise _too_large(f"the request body inflates past the limit of {limit} bytes")
+        if not inflater.eof or inflater.unused_data:
+            raise zlib.error("the gzip stream is cut short or followed by other data")
+    except zlib.error as exc:
+        raise _Refusal(InvalidInput(f"the gzip request body is corrupt: {exc}")) from None
+    # The app sees a plain body of the new length.
+    scope["headers"] = [
+        (n, str(len(plain)).encode() if n == b"content-length" else v)
+        for n, v in scope.get("headers", [])
+        if n != b"content-encoding"
+    ]
+    return plain
 
 
 def _too_large(detail: str) -> _Refusal:
