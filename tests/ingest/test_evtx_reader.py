@@ -370,3 +370,22 @@ def test_find_sources_walks_folders_and_names_what_is_missing(tmp_path: Path) ->
         (str(tmp_path / "nowhere.evtx"), "no such file or folder"),
         (str(named_like_a_log), "no .evtx files or .zip archives in this folder"),
     ]
+
+
+def test_the_fast_decoder_reads_every_shared_record_as_the_standard_library_does() -> None:
+    texts = [
+        record["data"]
+        for shared in all_samples()
+        for record in PyEvtxParser(str(shared.path)).records_json()
+    ]
+
+    assert len(texts) == sum(shared.records for shared in all_samples())
+    assert all(evtx._decode(text) == json.loads(text) for text in texts)
+
+
+def test_the_fast_decoder_falls_back_for_what_only_the_standard_library_reads() -> None:
+    # A lone surrogate, as a damaged UTF-16 string in a log gives, and a number past a double.
+    assert evtx._decode('{"s": "a\\ud800b"}') == {"s": "a\ud800b"}
+    assert evtx._decode('{"n": 1e400}') == {"n": float("inf")}
+    with pytest.raises(ValueError):
+        evtx._decode('{"s": ')
