@@ -224,6 +224,8 @@ class Workers:
         # Files sent to each worker and not yet ended, and their bytes.
         self._assigned: list[int] = []
         self._assigned_bytes: list[int] = []
+        # Workers whose pipe broke when a file was handed to them.
+        self._gone: set[int] = set()
         self._sizes: dict[int, int] = {}
         self._inbox: queue.Queue[tuple[int, bytes | None]] = queue.Queue(INBOX_BUNDLES)
         self._stop = threading.Event()
@@ -256,19 +258,35 @@ class Workers:
         return self
 
     def _hand_out(self, worker: int) -> None:
-        """Sends the worker files up to its share ahead, or tells it to end when none is left."""
+        """Sends the worker files up to its share ahead, or tells it to end when none is left.
+
+        A worker that has died (its pipe is broken) gets nothing more: the files not handed
+        to it stay for the others, and its own end is reported when its inbox pipe closes.
+        """
+        if worker in self._gone:
+            return
         while self._next < len(self.sources) and (
             self._assigned[worker] < FILES_AHEAD or self._assigned_bytes[worker] < BYTES_AHEAD
         ):
             source = self.sources[self._next]
-            self._channels[worker].send((self._next, source))
+            if not self._send(worker, (self._next, source)):
+                return
             self._sizes[self._next] = source.size
             self._next += 1
             self._assigned[worker] += 1
             self._assigned_bytes[worker] += source.size
-        if self._next == len(self.sources) and self._assigned[worker] == 0:
-            self._channels[worker].send(None)
+        ended = self._next == len(self.sources) and self._assigned[worker] == 0
+        if ended and self._send(worker, None):
             self._assigned[worker] = -1  # told to end
+
+    def _send(self, worker: int, message: object) -> bool:
+        try:
+            self._channels[worker].send(message)
+        except (BrokenPipeError, ConnectionResetError):
+            log.warning("EVTX reader %d is gone; its share goes to the others", worker)
+            self._gone.add(worker)
+            return False
+        return True
 
     def _receive(self) -> None:
         """The inbox thread: what each worker sends, as it comes; None when its pipe ends."""
