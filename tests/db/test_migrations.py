@@ -8,13 +8,13 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, insert, inspect, text
+from sqlalchemy import Engine, MetaData, Table, insert, inspect, text
 from sqlalchemy.schema import SchemaItem
 
 from hostwatch.db import migrate
 from hostwatch.db.base import utcnow
 from hostwatch.db.engine import make_session_factory, transaction
-from hostwatch.db.models import Base, Device
+from hostwatch.db.models import Base
 from hostwatch.events.store import SqlEventStore
 
 
@@ -73,8 +73,10 @@ def test_0003_counts_the_events_already_stored_and_its_downgrade_removes_it(
     command.downgrade(config, "0002")
     device_id = "00000000-0000-4000-8000-0000000000aa"
     with engine.begin() as connection:
+        # The devices table as it was at 0002: today's model has columns added since.
+        devices = Table("devices", MetaData(), autoload_with=connection)
         connection.execute(
-            insert(Device.__table__).values(
+            insert(devices).values(
                 id=device_id,
                 hostname="ws-old",
                 ip_addresses=[],
