@@ -7,13 +7,16 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from typer.testing import CliRunner
 
 from hostwatch.api.app import create_app
+from hostwatch.cli import app as cli_app
 from hostwatch.config import Settings
 from hostwatch.db import migrate
 from hostwatch.db.engine import make_engine
@@ -82,3 +85,23 @@ def api(settings: Settings, engine: Engine) -> Iterator[Api]:
     app = create_app(settings, engine)
     with TestClient(app, base_url="http://127.0.0.1") as client:
         yield Api(client=client, settings=settings, engine=engine)
+
+
+@pytest.fixture
+def hostwatch(db_url: str, tmp_path: Path) -> Any:
+    """Runs `hostwatch ARGS...` in this process against the test database; returns the
+    click result. A crash inside the command, rather than its chosen exit status, fails."""
+    runner = CliRunner()
+    env = {
+        "HOSTWATCH_DATABASE_URL": db_url,
+        "HOSTWATCH_DATA_DIR": str(tmp_path / "var"),
+        "HOSTWATCH_LOG_LEVEL": "WARNING",
+    }
+
+    def run(*args: str) -> Any:
+        result = runner.invoke(cli_app, list(args), env=env)
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise AssertionError(f"hostwatch {' '.join(args)} crashed:\n{result.output}")
+        return result
+
+    return run

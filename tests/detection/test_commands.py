@@ -6,10 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-from typer.testing import CliRunner
-
-from hostwatch.cli import app
 from tests.shared import shared_data
 
 RULE_ID = "7c3a5b1d-9e2f-4a8c-b5d7-1e0f3c6a9b2d"
@@ -21,24 +17,6 @@ EVTX = (
     "regression_data/rules-emerging-threats/2026/Exploits/CVE-2026-33829/"
     "proc_creation_win_exploit_cve_2026_33829/7c3a5b1d-9e2f-4a8c-b5d7-1e0f3c6a9b2d.evtx"
 )
-
-
-@pytest.fixture
-def hostwatch(db_url: str, tmp_path: Path) -> Any:
-    runner = CliRunner()
-    env = {
-        "HOSTWATCH_DATABASE_URL": db_url,
-        "HOSTWATCH_DATA_DIR": str(tmp_path / "var"),
-        "HOSTWATCH_LOG_LEVEL": "WARNING",
-    }
-
-    def run(*args: str) -> Any:
-        result = runner.invoke(app, list(args), env=env)
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            raise AssertionError(f"hostwatch {' '.join(args)} crashed:\n{result.output}")
-        return result
-
-    return run
 
 
 def test_rules_import_reports_loaded_and_rejected_with_file_id_and_reason(

@@ -13,9 +13,7 @@ import pytest
 from evtx import PyEvtxParser
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
-from typer.testing import CliRunner
 
-from hostwatch.cli import app
 from hostwatch.db.engine import make_engine, make_session_factory
 from tests.shared import shared_data
 
@@ -73,23 +71,3 @@ def sqlite_sessions(_templates: dict[str, str], tmp_path: Path) -> Any:
     engine = make_engine(f"sqlite:///{path}")
     yield make_session_factory(engine)
     engine.dispose()
-
-
-@pytest.fixture
-def hostwatch(db_url: str, tmp_path: Path) -> Any:
-    """Runs `hostwatch ARGS...` against the test database; returns the click result."""
-    runner = CliRunner()
-    env = {
-        "HOSTWATCH_DATABASE_URL": db_url,
-        "HOSTWATCH_DATA_DIR": str(tmp_path / "var"),
-        "HOSTWATCH_LOG_LEVEL": "WARNING",
-    }
-
-    def run(*args: str) -> Any:
-        result = runner.invoke(app, list(args), env=env)
-        # A crash inside the command, rather than its chosen exit status, fails the test.
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            raise AssertionError(f"hostwatch {' '.join(args)} crashed:\n{result.output}")
-        return result
-
-    return run

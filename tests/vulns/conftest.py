@@ -9,9 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
-from typer.testing import CliRunner
 
-from hostwatch.cli import app
 from hostwatch.db.engine import make_session_factory, transaction
 from hostwatch.devices.models import Device, Software
 
@@ -19,25 +17,6 @@ from hostwatch.devices.models import Device, Software
 @pytest.fixture
 def sessions(engine: Engine) -> sessionmaker[Session]:
     return make_session_factory(engine)
-
-
-@pytest.fixture
-def hostwatch(db_url: str, tmp_path: Path) -> Any:
-    """Runs `hostwatch ARGS...` against the test database; returns the click result."""
-    runner = CliRunner()
-    env = {
-        "HOSTWATCH_DATABASE_URL": db_url,
-        "HOSTWATCH_DATA_DIR": str(tmp_path / "var"),
-        "HOSTWATCH_LOG_LEVEL": "ERROR",
-    }
-
-    def run(*args: str) -> Any:
-        result = runner.invoke(app, list(args), env=env)
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            raise AssertionError(f"hostwatch {' '.join(args)} crashed:\n{result.output}")
-        return result
-
-    return run
 
 
 def osv_record(
