@@ -6,9 +6,11 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import typer
 from rich.console import Console
@@ -354,6 +356,55 @@ import_app = typer.Typer(help="Import logs from other sources.", no_args_is_help
 app.add_typer(import_app, name="import")
 
 
+class _FileProgress(Protocol):
+    @property
+    def files_total(self) -> int: ...
+    @property
+    def files_done(self) -> int: ...
+    @property
+    def records(self) -> int: ...
+
+
+@contextmanager
+def _import_progress(as_json: bool, unit: str) -> Iterator[Callable[[_FileProgress], None]]:
+    """A Rich bar of files done with the records read and their rate, for every long import;
+    yields the callback an importer reports its progress to. Hidden for --json and pipes."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    bar = Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(
+            f"files  {{task.fields[records]:,}} records  {{task.fields[rate]:,.0f}} {unit}/s"
+        ),
+        console=console,
+        disable=as_json or not console.is_terminal,
+    )
+    task = bar.add_task("import", total=None, records=0, rate=0.0)
+
+    def show(progress: _FileProgress) -> None:
+        elapsed = bar.tasks[task].elapsed or 0.0
+        bar.update(
+            task,
+            total=progress.files_total,
+            completed=progress.files_done,
+            records=progress.records,
+            rate=progress.records / elapsed if elapsed > 0 else 0.0,
+        )
+
+    with bar:
+        yield show
+
+
+def _finish_import(summary: Any, as_json: bool, render: Callable[[Any, Console], None]) -> None:
+    if as_json:
+        print(json.dumps(summary.to_dict(), indent=2))
+    else:
+        render(summary, Console())
+    raise typer.Exit(summary.exit_code)
+
+
 @import_app.command("evtx")
 def import_evtx(
     paths: Annotated[
@@ -365,41 +416,13 @@ def import_evtx(
 
     Exit status: 0 all imported, 3 partly (problems are listed), 1 nothing imported.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     from hostwatch.ingest.importer import EvtxImporter
-    from hostwatch.ingest.importer import Progress as ImportProgress
     from hostwatch.ingest.summary import render
 
     sessions = _sessions(_settings())
-    bar = Progress(
-        TextColumn("importing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("files  {task.fields[records]:,} records  {task.fields[rate]:,.0f} events/s"),
-        console=console,
-        disable=as_json or not console.is_terminal,
-    )
-    task = bar.add_task("import", total=None, records=0, rate=0.0)
-
-    def show(progress: ImportProgress) -> None:
-        elapsed = bar.tasks[task].elapsed or 0.0
-        rate = progress.records / elapsed if elapsed > 0 else 0.0
-        bar.update(
-            task,
-            total=progress.files_total,
-            completed=progress.files_done,
-            records=progress.records,
-            rate=rate,
-        )
-
-    with bar:
+    with _import_progress(as_json, "events") as show:
         summary = EvtxImporter(sessions, on_progress=show).run(paths)
-    if as_json:
-        print(json.dumps(summary.to_dict(), indent=2))
-    else:
-        render(summary, Console())
-    raise typer.Exit(summary.exit_code)
+    _finish_import(summary, as_json, render)
 
 
 feeds_app = typer.Typer(
@@ -420,37 +443,12 @@ def feeds_import(
 
     Exit status: 0 all imported, 3 partly (problems are listed), 1 nothing imported.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     from hostwatch.vulns.importer import FeedImporter, render
-    from hostwatch.vulns.importer import Progress as FeedProgress
 
     sessions = _sessions(_settings())
-    bar = Progress(
-        TextColumn("importing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("files  {task.fields[records]:,} records"),
-        console=console,
-        disable=as_json or not console.is_terminal,
-    )
-    task = bar.add_task("feeds", total=None, records=0)
-
-    def show(progress: FeedProgress) -> None:
-        bar.update(
-            task,
-            total=progress.files_total,
-            completed=progress.files_done,
-            records=progress.records,
-        )
-
-    with bar:
+    with _import_progress(as_json, "records") as show:
         summary = FeedImporter(sessions, on_progress=show).run(paths)
-    if as_json:
-        print(json.dumps(summary.to_dict(), indent=2))
-    else:
-        render(summary, Console())
-    raise typer.Exit(summary.exit_code)
+    _finish_import(summary, as_json, render)
 
 
 from hostwatch.detection.commands import rules_app  # noqa: E402
