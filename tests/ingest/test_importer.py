@@ -483,3 +483,22 @@ def test_an_import_leaves_the_histogram_rollup_counting_every_event(
     assert summary.stored > 0
     assert mark == newest
     assert rolled == summary.stored
+
+
+def test_a_prepared_row_reads_back_whole_for_the_detector_even_with_a_lone_surrogate() -> None:
+    from hostwatch.events.store import prepare
+    from hostwatch.ingest.importer import _event_row
+
+    fields = {"EventData": {"CommandLine": "cmd /c a\ud800b", "Count": 18446744073709551615}}
+    row = {
+        "dedupe_key": "k",
+        "time": datetime(2026, 1, 1, tzinfo=UTC),
+        "source": "evtx",
+        "kind": "process",
+        "fields": fields,
+    }
+
+    back = _event_row(prepare(row, "sqlite"))
+
+    assert back["fields"] == fields
+    assert (back["dedupe_key"], back["kind"]) == ("k", "process")

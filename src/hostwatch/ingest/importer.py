@@ -19,6 +19,7 @@ about 2.3x of CPU time. Two CPUs cannot finish that in less than about 2.7x (SQL
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 import os
@@ -357,6 +358,8 @@ class EvtxImporter:
     def _detect(self, batch: _Batch, by_device: dict[str, list[list[Any]]]) -> None:
         """The enabled Sigma rules over the rows just written, in the batch's transaction:
         a batch rolled back takes its alerts with it."""
+        # Limitation: a fault inside a compiled rule fails the batch like a database fault
+        # would; none is known over the shared rules and samples (tests/detection).
         if not CACHE.detector(batch.session).detector.rules:
             return
         rows = {
@@ -435,7 +438,12 @@ class _Batch:
 def _event_row(values: list[Any]) -> dict[str, Any]:
     """A prepared row as the detector reads it: by column, with its fields decoded."""
     row = dict(zip(COLUMNS, values, strict=True))
-    row["fields"] = orjson.loads(row["fields"])
+    text = row["fields"]
+    try:
+        row["fields"] = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        # What orjson would not write (a lone surrogate) the standard library wrote.
+        row["fields"] = json.loads(text)
     return row
 
 
