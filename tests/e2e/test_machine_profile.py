@@ -3,6 +3,7 @@ opens its software in a flyout, from a row and from a pasted link."""
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
 
@@ -72,7 +73,7 @@ def test_profile_of_this_machine_shows_each_section_and_its_software(
         first.click()
         expect(page.get_by_test_id("flyout")).to_be_visible()
         expect(page.get_by_test_id("software-name")).to_have_text(name)
-        assert "item=" in page.url
+        expect(page).to_have_url(re.compile(r"[?&]item=[^&]+"))
         link = page.url
         page.get_by_test_id("flyout-close").click()
         expect(page.get_by_test_id("flyout")).to_have_count(0)
