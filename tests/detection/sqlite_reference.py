@@ -69,7 +69,8 @@ class SqliteReference:
         self.connection.execute(f"CREATE TABLE logs ({declared})")
         placeholders = ", ".join("?" for _ in columns)
         # Column names are quoted identifiers; the values are bound parameters.
-        insert = f"INSERT INTO logs ({', '.join(map(_quote, columns))}) VALUES ({placeholders})"  # noqa: S608
+        names = ", ".join(map(_quote, columns))
+        insert = f"INSERT INTO logs ({names}) VALUES ({placeholders})"  # noqa: S608
         self.connection.executemany(
             insert,
             ([_cell(_first(view, spellings[name.lower()])) for name in columns] for view in views),

@@ -226,7 +226,10 @@ def alert_detail(session: Session, alert_id: str) -> schemas.AlertDetail:
         )
         if incident
         else None,
-        entities=[schemas.EntityOut(kind=k, value=v) for k, v in entities],  # type: ignore[arg-type]
+        entities=[
+            schemas.EntityOut(kind=k, value=v)  # type: ignore[arg-type]
+            for k, v in entities
+        ],
         events=[timeline.item(row, every_field) for row in events],
         events_total=events_total,
     )

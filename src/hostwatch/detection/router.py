@@ -52,20 +52,9 @@ def list_device_alerts(
     offset: Offset = None,
     fields: Fields = None,
 ) -> schemas.AlertPage:
-    filters = queries.AlertFilters(
-        device_id=device_id,
-        severities=tuple(severity or ()),
-        statuses=tuple(status or ()),
-        assignee=assignee,
-    )
-    return queries.list_alerts(
-        db,
-        filters,
-        fields=queries.parse_fields(fields),
-        sort=sort,
-        limit=limit,
-        cursor=cursor,
-        offset=offset,
+    # The all-devices list, filtered to this device.
+    return list_alerts(
+        _, db, severity, status, assignee, None, device_id, sort, limit, cursor, offset, fields
     )
 
 

@@ -122,7 +122,9 @@ _AUDIT_PIPELINE = windows_audit_pipeline() + windows_logsource_pipeline()
 _WINDOWS_PIPELINE = windows_logsource_pipeline()
 _NO_PIPELINE = ProcessingPipeline()
 # The pipeline module annotates this mapping with `ast.Dict` by mistake; it is a dict.
-_AUDIT_CATEGORIES: frozenset[str] = frozenset(generic_logsource_to_windows_audit_event_mapping)  # type: ignore[call-overload]
+_AUDIT_CATEGORIES: frozenset[str] = frozenset(
+    generic_logsource_to_windows_audit_event_mapping  # type: ignore[call-overload]
+)
 # libyaml's parser when PyYAML has it: several times faster than the pure Python one.
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

@@ -70,6 +70,15 @@ LADDER = (
 FOLD_LOCK_WAIT_MS = 200
 # As hostwatch.db.engine sets it on every SQLite connection.
 BUSY_TIMEOUT_MS = 10_000
+# Counts the events between two ids into the rollup. The SELECT of an upsert needs a WHERE,
+# or SQLite reads ON as a join's.
+_SQLITE_FOLD = (
+    "INSERT INTO event_hour_counts (device_id, hour, kind, events) "
+    "SELECT device_id, {hour}, kind, count(*) FROM events "
+    "WHERE id > :mark AND id <= :newest GROUP BY 1, 2, 3 "
+    "ON CONFLICT (device_id, hour, kind) "
+    "DO UPDATE SET events = events + excluded.events"
+)
 # The hour of an event as SQLite stores its time ('YYYY-MM-DD HH:MM:SS.ffffff', UTC), in
 # hours since the epoch: the same expression as migration 0003's.
 SQLITE_HOUR = (
@@ -242,15 +251,8 @@ def fold_sqlite(engine: Engine, wait_ms: int = FOLD_LOCK_WAIT_MS) -> int:
                 newest = connection.scalar(select(func.max(Event.id))) or 0
                 if newest <= mark:
                     return 0
-                # The SELECT of an upsert needs a WHERE, or SQLite reads ON as a join's.
                 connection.execute(
-                    text(
-                        "INSERT INTO event_hour_counts (device_id, hour, kind, events) "  # noqa: S608
-                        f"SELECT device_id, {SQLITE_HOUR}, kind, count(*) FROM events "
-                        "WHERE id > :mark AND id <= :newest GROUP BY 1, 2, 3 "
-                        "ON CONFLICT (device_id, hour, kind) "
-                        "DO UPDATE SET events = events + excluded.events"
-                    ),
+                    text(_SQLITE_FOLD.format(hour=SQLITE_HOUR)),
                     {"mark": mark, "newest": newest},
                 )
                 connection.execute(
