@@ -120,6 +120,9 @@ class OsqueryImporter:
         for identity, host_results in by_host.items():
             host_results.sort(key=lambda r: (r.time, r.file, r.line))
             self._apply_host(identity, host_results, summary, created, updated)
+        for file in summary.files:
+            # Rows refused while applying come after the lines refused while reading.
+            file.problems.sort(key=lambda p: (p.record is None, p.record or 0))
         summary.devices_created = len(created)
         summary.devices_updated = len(updated - created)
         summary.seconds = time.monotonic() - started
@@ -280,6 +283,8 @@ def _apply(
         stored += _apply_hotfixes(session, device.id, hotfixes, summary, applied)
     if users:
         stored += _apply_users(device, users, summary, applied)
+    # The OS family tag follows os_version.
+    registry.sync_system_tags(session, device)
     session.flush()
     if (
         applied.software_added

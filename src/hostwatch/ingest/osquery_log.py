@@ -168,20 +168,22 @@ def open_log(path: Path) -> IO[bytes]:
     return handle
 
 
-def read_lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
-    """(line number, bytes) for each line; None for a line longer than MAX_LINE_BYTES,
-    which is skipped without being held in memory."""
+def read_lines(
+    handle: IO[bytes], limit: int = MAX_LINE_BYTES
+) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, bytes) for each line; None for a line longer than `limit` bytes, which
+    is skipped without being held in memory."""
     number = 0
     total = 0
     while True:
-        data = handle.readline(MAX_LINE_BYTES + 1)
+        data = handle.readline(limit + 1)
         if not data:
             return
         number += 1
         total += len(data)
         if total > MAX_FILE_BYTES:
             raise BadLine(f"the file is larger than {MAX_FILE_BYTES} bytes decompressed")
-        if len(data) > MAX_LINE_BYTES and not data.endswith(b"\n"):
+        if len(data) > limit and not data.endswith(b"\n"):
             while data and not data.endswith(b"\n"):
                 data = handle.readline(1024**2)
                 total += len(data)
