@@ -8,8 +8,12 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from hostwatch.auth.roles import Role
+from hostwatch.db.engine import make_session_factory
 from hostwatch.devices.models import Device, Software
+from hostwatch.ingest.osquery import OsqueryImporter
 from hostwatch.vulns.models import Finding, VulnIdentifier
+from tests.helpers import Api
 from tests.shared import shared_data
 
 DATA = Path(__file__).parent / "data" / "osquery"
@@ -144,3 +148,28 @@ def test_osquery_python_package_gets_its_finding_from_the_shared_feed(
     assert found["PYSEC-2021-108"] == ("affected", "1.26.5", "urllib3")
     assert found["CVE-2021-33503"] == ("affected", "1.26.5", "urllib3")
     assert {name for _, _, name in found.values()} == {"urllib3"}
+
+
+def test_osquery_device_is_served_by_the_api(api: Api) -> None:
+    sessions = make_session_factory(api.engine)
+    summary = OsqueryImporter(sessions).run([DATA / "windows10-22h2-snapshot.log"])
+    viewer = api.token_for("viewer", Role.viewer)
+    with sessions() as session:
+        device_id = session.scalars(select(Device.id)).one()
+
+    detail = api.client.get(f"/api/devices/{device_id}", headers=viewer)
+    software = api.client.get(f"/api/devices/{device_id}/software?limit=100", headers=viewer)
+
+    assert summary.status == "complete"
+    assert detail.status_code == 200, detail.text
+    body = detail.json()
+    assert (body["sources"], body["details"]["hostname"], body["details"]["os_version"]) == (
+        ["osquery"],
+        "WS-FIN-014",
+        "10.0.19045.3803",
+    )
+    assert [u["name"] for u in body["logged_on_users"]] == ["j.doe"]
+    assert software.status_code == 200, software.text
+    names = sorted(item["name"] for item in software.json()["items"])
+    assert len(names) == 16
+    assert "Mozilla Firefox (x64 en-US)" in names
