@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hostwatch.devices import registry
@@ -475,3 +476,26 @@ def test_osquery_device_merges_with_the_device_its_event_logs_made(
         assert device.machine_id == WINDOWS_UUID
         assert len(_software(session, device.hostname, "windows")) == 12
         assert session.scalar(select(Device.id).where(Device.id != device_id)) is None
+
+
+def test_osquery_two_imports_at_once_make_one_device_per_host(
+    sessions: sessionmaker[Session],
+) -> None:
+    paths = (WINDOWS, DEBIAN, UBUNTU)
+    summaries: list[OsquerySummary] = []
+
+    def run() -> None:
+        summaries.append(_import(sessions, *paths))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert [s.status for s in summaries] == ["complete", "complete"]
+    assert sum(s.devices_created for s in summaries) == 3
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Device)) == 3
+        assert len(_software(session, "WS-FIN-014")) == 16
+        assert len(_software(session, "db-bullseye-01")) == 17

@@ -173,3 +173,31 @@ def test_osquery_device_is_served_by_the_api(api: Api) -> None:
     names = sorted(item["name"] for item in software.json()["items"])
     assert len(names) == 16
     assert "Mozilla Firefox (x64 en-US)" in names
+
+
+def test_osquery_windows_program_gets_its_finding_from_the_shared_nvd_feed(
+    hostwatch: Any, engine: Engine
+) -> None:
+    nvd = shared_data("nvd_cve", "nvdcve-2.0-desktop-CVE-2017-2023.json.gz")
+    assert hostwatch("feeds", "import", str(nvd)).exit_code == 0
+
+    result = hostwatch("import", "osquery", str(DATA / "windows10-22h2-snapshot.log"))
+
+    assert result.exit_code == 0, result.output
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(VulnIdentifier.identifier, Finding.status, Software.name, Finding.evidence)
+            .join(Finding, Finding.vulnerability_id == VulnIdentifier.vulnerability_id)
+            .join(Software, Software.id == Finding.software_id)
+        ).all()
+    firefox = {
+        identifier: (status, evidence)
+        for identifier, status, name, evidence in rows
+        if name == "Mozilla Firefox (x64 en-US)"
+    }
+    # Firefox 115.0 is before 116.0, where CVE-2023-4045 was fixed.
+    status, evidence = firefox["CVE-2023-4045"]
+    assert status == "affected"
+    assert {e["cpe"] for e in evidence} == {"cpe:2.3:a:mozilla:firefox:*:*:*:*:*:*:*:*"}
+    # The maintenance service shares the vendor, not the product: no findings.
+    assert "Mozilla Maintenance Service" not in {name for _, _, name, _ in rows}
