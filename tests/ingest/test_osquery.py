@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hostwatch.devices import registry
 from hostwatch.devices.models import Device, Hotfix, Software
+from hostwatch.ingest import osquery_tables as tables
 from hostwatch.ingest.osquery import OsqueryImporter
 from hostwatch.ingest.osquery_log import QueryMap, read_lines
 from hostwatch.ingest.osquery_summary import OsquerySummary
@@ -499,3 +500,46 @@ def test_osquery_two_imports_at_once_make_one_device_per_host(
         assert session.scalar(select(func.count()).select_from(Device)) == 3
         assert len(_software(session, "WS-FIN-014")) == 16
         assert len(_software(session, "db-bullseye-01")) == 17
+
+
+def _os_row(**values: str) -> dict[str, str]:
+    return {"patch": "", "platform": "windows", "platform_like": "windows", **values}
+
+
+def test_osquery_windows_os_facts_of_windows_11_and_server_2022() -> None:
+    eleven = tables.os_facts(
+        _os_row(
+            name="Microsoft Windows 11 Enterprise",
+            version="10.0.22631",
+            build="22631",
+            revision="2861",
+            arch="64-bit",
+        )
+    )
+    server = tables.os_facts(
+        _os_row(
+            name="Microsoft Windows Server 2022 Datacenter",
+            version="10.0.20348.2113",
+            build="20348",
+            arch="64-bit",
+        )
+    )
+    unknown_revision = tables.os_facts(
+        _os_row(name="Microsoft Windows 10 Pro", version="10.0.19045", build="19045", arch="")
+    )
+
+    assert (eleven.family, eleven.version, eleven.release, eleven.edition, eleven.arch) == (
+        "windows",
+        "10.0.22631.2861",
+        "23H2",
+        "Enterprise",
+        "x86_64",
+    )
+    assert (server.version, server.build, server.release, server.edition) == (
+        "10.0.20348.2113",
+        "10.0.20348.2113",
+        "21H2",
+        "Datacenter",
+    )
+    # Without the revision the build is what osquery gives, never a guessed one.
+    assert (unknown_revision.build, unknown_revision.arch) == ("10.0.19045", None)

@@ -1,9 +1,10 @@
 """`hostwatch import osquery`: osqueryd results logs into devices, software, hotfixes and users.
 
 Files are read first (osquery_log), then each host's results are applied in one
-transaction of their own, in time order. Results carry the time osquery ran the query, and
-that time rules what they may change, so that rotated logs can come in any order and the
-same log imported twice changes nothing:
+transaction of their own, in time order (rotated logs imported together sort themselves).
+Results carry the time osquery ran the query, and that time rules what they may change, so
+that an older snapshot never removes what was seen after it, and the same log imported
+twice changes nothing:
 
 - a snapshot at time T replaces the items of its table last seen at or before T; items
   seen later (by a later differential result or by the agent) stay;
@@ -13,11 +14,9 @@ same log imported twice changes nothing:
 
 After a host's software changed, its findings are refreshed from the knowledge base.
 
-Limitations: every result is held in memory until the files are read (about the size of
-the logs' inventory rows); OS facts and logged-on users follow the newest result of this
-import, so importing a log older than one imported before sets them back to the older
-state; an item a differential result removed comes back if an older log that added it is
-imported again.
+Limitations (marked where they live): results are held in memory until the files are
+read; an older log imported after a newer one sets OS facts and logged-on users back, and
+brings back items a newer differential result removed.
 """
 
 from __future__ import annotations
@@ -77,6 +76,8 @@ class OsqueryImporter:
         summary = OsquerySummary(input_problems=list(input_problems))
         summary.files = [OsqueryFileSummary(i.name) for i in inputs]
         parser = LineParser(self.queries)
+        # Limitation: every result is held in memory until all files are read (about the
+        # size of the logs' inventory rows), so that each host's results apply in time order.
         results: list[Result] = []
         self._progress(summary, 0)
         for number, source in enumerate(inputs):

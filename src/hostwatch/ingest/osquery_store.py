@@ -47,6 +47,8 @@ class Applied:
     hotfixes_added: int = 0
     hotfixes_removed: int = 0
     changed: bool = False
+    # The OS facts changed: packages match by the device's release, so findings may too.
+    os_changed: bool = False
 
 
 def apply(
@@ -79,7 +81,6 @@ def apply(
         device.last_seen = last
         applied.changed = True
     release = DeviceRelease(device.os_family, device.os_name, device.os_version)
-    os_changed = applied.changed
     for source, source_results in software.items():
         stored += _apply_software(
             session, device.id, source, source_results, release, summary, applied
@@ -95,12 +96,14 @@ def apply(
         applied.software_added
         or applied.software_removed
         or applied.software_changed
-        or (os_changed and software)
+        or applied.os_changed
     ):
         findings.refresh_device(session, device.id)
     return stored
 
 
+# Limitation: OS facts and logged-on users follow the newest result of this import; a log
+# older than one imported before sets them back to its older state.
 def _apply_os(device: Device, result: Result, summary: OsquerySummary, applied: Applied) -> int:
     rows = result.added
     if not rows:
@@ -122,7 +125,7 @@ def _apply_os(device: Device, result: Result, summary: OsquerySummary, applied: 
     for column, value in values.items():
         if getattr(device, column) != value:
             setattr(device, column, value)
-            applied.changed = True
+            applied.changed = applied.os_changed = True
     return 1
 
 
@@ -151,6 +154,9 @@ def _rows(
     return made
 
 
+# Limitation: the agent's inventory snapshot (devices/inventory.py) replaces all of a device's
+# software, so on a device with both an agent and osquery, the agent's next snapshot removes
+# what only osquery reported (until osquery reports it again).
 def _apply_software(
     session: Session,
     device_id: str,
@@ -279,6 +285,8 @@ def _replay(
     summary: OsquerySummary,
 ) -> dict[tuple[str, ...], _Item]:
     """The items as the results, in time order, leave them (see the module's rules)."""
+    # Limitation: nothing remembers what was removed, so an item a differential result removed
+    # comes back if an older log that added it is imported afterwards.
     state = {
         key: _Item(item.row_id, item.details, item.first_seen, item.last_seen)
         for key, item in stored.items()
