@@ -40,7 +40,7 @@ class Device(Base):
     resources: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     boot_time: Mapped[datetime | None] = mapped_column(default=None)
     logged_on_users: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
-    # Where the device is known from: agent, endpoint_logs, directory.
+    # Where the device is known from: agent, endpoint_logs, osquery, directory.
     sources: Mapped[list[str]] = mapped_column(JSONType, default=list)
     # Directory data (distinguished name, UAC flags, SPNs, groups), null when not known.
     directory: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
