@@ -425,6 +425,45 @@ def import_evtx(
     _finish_import(summary, as_json, render)
 
 
+@import_app.command("osquery")
+def import_osquery(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="osqueryd results logs (JSON lines, plain or gzip), folders."),
+    ],
+    query: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--query",
+            metavar="GLOB=TABLE",
+            help="Map query names matching GLOB to an inventory table, e.g. "
+            "'pack_it_sw*=programs'. Names ending in a table's name and results with a "
+            "table's columns are recognized without it.",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import osquery results: software, OS facts, hotfixes and logged-on users of each host.
+
+    Reads programs, deb_packages, rpm_packages, python_packages, npm_packages, os_version,
+    patches and logged_in_users results, in snapshot, batch or event format.
+    Exit status: 0 all imported, 3 partly (problems are listed), 1 nothing imported.
+    """
+    from hostwatch.ingest.osquery import OsqueryImporter
+    from hostwatch.ingest.osquery_log import QueryMap
+    from hostwatch.ingest.osquery_summary import render
+
+    try:
+        queries = QueryMap.parse(query or [])
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
+    sessions = _sessions(_settings())
+    with _import_progress(as_json, "lines") as show:
+        summary = OsqueryImporter(sessions, queries, on_progress=show).run(paths)
+    _finish_import(summary, as_json, render)
+
+
 feeds_app = typer.Typer(
     help="Vulnerability feeds: OSV, NVD, CISA KEV, Debian.", no_args_is_help=True
 )

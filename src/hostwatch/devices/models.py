@@ -28,6 +28,11 @@ class Device(Base):
     os_version: Mapped[str | None] = mapped_column(default=None)
     os_kernel: Mapped[str | None] = mapped_column(default=None)
     os_arch: Mapped[str | None] = mapped_column(String(32), default=None)
+    # The full build with its revision (Windows: 10.0.19045.3803), the release it belongs to
+    # (22H2, bullseye) and the edition (Pro, Enterprise): what missing updates are judged by.
+    os_build: Mapped[str | None] = mapped_column(String(64), default=None)
+    os_release: Mapped[str | None] = mapped_column(String(64), default=None)
+    os_edition: Mapped[str | None] = mapped_column(String(64), default=None)
     machine_id: Mapped[str | None] = mapped_column(String(128), default=None)
     ip_addresses: Mapped[list[str]] = mapped_column(JSONType, default=list)
     mac_addresses: Mapped[list[str]] = mapped_column(JSONType, default=list)
@@ -35,7 +40,7 @@ class Device(Base):
     resources: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     boot_time: Mapped[datetime | None] = mapped_column(default=None)
     logged_on_users: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
-    # Where the device is known from: agent, endpoint_logs, directory.
+    # Where the device is known from: agent, endpoint_logs, osquery, directory.
     sources: Mapped[list[str]] = mapped_column(JSONType, default=list)
     # Directory data (distinguished name, UAC flags, SPNs, groups), null when not known.
     directory: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
@@ -108,6 +113,26 @@ class Software(Base):
     source_package: Mapped[str | None] = mapped_column(String(255), default=None)
     install_path: Mapped[str | None] = mapped_column(Text, default=None)
     status: Mapped[str | None] = mapped_column(String(64), default=None)
+    # A purl where the ecosystem has one, else a CPE 2.3 name; null when neither is known.
+    product_code: Mapped[str | None] = mapped_column(Text, default=None)
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Hotfix(Base):
+    """An update installed on a Windows device (osquery's `patches`), by its KB number."""
+
+    __tablename__ = "device_hotfixes"
+    __table_args__ = (UniqueConstraint("device_id", "hotfix_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    # As Windows names it, e.g. KB5032189.
+    hotfix_id: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(String(255), default=None)
+    installed_on: Mapped[datetime | None] = mapped_column(default=None)
+    # Where it is known from: osquery.
+    source: Mapped[str] = mapped_column(String(16))
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
 

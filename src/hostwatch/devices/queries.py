@@ -21,7 +21,7 @@ from hostwatch.errors import InvalidInput, NotFound
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The deepest row a page may start at: deep offsets cost a scan, and no one reads that far.
 MAX_OFFSET = 100_000
-_ENDPOINT_SOURCES = ("agent", "endpoint_logs")
+_ENDPOINT_SOURCES = ("agent", "endpoint_logs", "osquery")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from hostwatch import protocol
 from hostwatch.config import Settings
 from hostwatch.devices.models import AgentCredential, Device, DeviceTag
 
-SOURCES = ("agent", "endpoint_logs", "directory")
+SOURCES = ("agent", "endpoint_logs", "osquery", "directory")
 
 
 def same_text(column: Any, value: str) -> Any:
@@ -187,7 +187,10 @@ class _Known:
 
 
 def find_or_add_many_from_logs(
-    session: Session, computers: Iterable[str]
+    session: Session,
+    computers: Iterable[str],
+    source: str = "endpoint_logs",
+    os_family: str | None = "windows",
 ) -> dict[str, tuple[Device, bool]]:
     """The devices log records' computer names stand for, and whether each was created now.
 
@@ -195,8 +198,9 @@ def find_or_add_many_from_logs(
     machine SID, so an FQDN is matched first, then the host name, both ignoring case. A name
     with a domain part matches by host name only a device that has no FQDN of its own, so
     fs01.a.example never merges with fs01.b.example. The devices found or created are marked
-    as known from endpoint logs. Names are taken in order, as if one at a time: a name can
-    find the device an earlier one created.
+    as known from `source` (endpoint logs unless told), and new ones get `os_family` (EVTX
+    logs only come from Windows; osquery says the family later). Names are taken in order,
+    as if one at a time: a name can find the device an earlier one created.
 
     One query reads every candidate device. On PostgreSQL, where two imports can run at
     once, each host name is first locked (an advisory lock held until the transaction
@@ -216,7 +220,7 @@ def find_or_add_many_from_logs(
         hostname, fqdn, domain = split[computer]
         match = _match(known, hostname, fqdn)
         if match is None:
-            device = Device(hostname=hostname, fqdn=fqdn, domain=domain, os_family="windows")
+            device = Device(hostname=hostname, fqdn=fqdn, domain=domain, os_family=os_family)
             session.add(device)
             known.append(
                 _Known(device, _lowered(dialect, hostname), fqdn and _lowered(dialect, fqdn))
@@ -227,8 +231,8 @@ def find_or_add_many_from_logs(
                 device.fqdn = fqdn
                 device.domain = device.domain or domain
                 match.fqdn = _lowered(dialect, fqdn)
-            device.os_family = device.os_family or "windows"
-        add_source(device, "endpoint_logs")
+            device.os_family = device.os_family or os_family
+        add_source(device, source)
         sync_system_tags(session, device)
         found[computer] = (device, match is None)
     session.flush()

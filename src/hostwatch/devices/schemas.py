@@ -16,7 +16,7 @@ ExposureLevel = Literal["low", "medium", "high"]
 # Where a device is known from: the endpoint (its agent or imported endpoint logs), the
 # directory, or both.
 KnownFrom = Literal["endpoint", "directory", "both"]
-DeviceSource = Literal["agent", "endpoint_logs", "directory"]
+DeviceSource = Literal["agent", "endpoint_logs", "osquery", "directory"]
 DeviceSort = Literal[
     "name", "-name", "domain", "-domain", "os", "-os", "last_seen", "-last_seen",
     "first_seen", "-first_seen",

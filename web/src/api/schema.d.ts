@@ -961,7 +961,7 @@ export interface components {
             /** Name */
             name: string;
             /** Sources */
-            sources: ("agent" | "endpoint_logs" | "directory")[];
+            sources: ("agent" | "endpoint_logs" | "osquery" | "directory")[];
             /** Known From */
             known_from: ("endpoint" | "directory" | "both") | null;
             /** Tags */
@@ -1062,7 +1062,7 @@ export interface components {
             /** Tags */
             tags: components["schemas"]["TagOut"][];
             /** Sources */
-            sources: ("agent" | "endpoint_logs" | "directory")[];
+            sources: ("agent" | "endpoint_logs" | "osquery" | "directory")[];
             /**
              * Known From
              * @description null when no source is recorded

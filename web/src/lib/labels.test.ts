@@ -49,6 +49,7 @@ describe('sourceLabel', () => {
   it('names the sources', () => {
     expect(sourceLabel('endpoint_logs')).toBe('Endpoint logs');
     expect(sourceLabel('directory')).toBe('Directory');
+    expect(sourceLabel('osquery')).toBe('osquery');
   });
 });
 

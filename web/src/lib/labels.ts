@@ -39,6 +39,7 @@ const LEVEL_COLORS: Record<RiskLevel, BadgeColor> = {
 const SOURCE_LABELS: Record<DeviceSource, string> = {
   agent: 'Agent',
   endpoint_logs: 'Endpoint logs',
+  osquery: 'osquery',
   directory: 'Directory',
 };
 
