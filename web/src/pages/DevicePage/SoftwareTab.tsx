@@ -193,7 +193,7 @@ export function SoftwareTab({ device }: { device: DeviceDetail }) {
               placeholder="pkg:pypi/werkzeug or a CPE"
               value={state.filters['product_code'] ?? ''}
               onSearch={(code) => update({ filters: { product_code: code } }, { replace: true })}
-              testId="software-product-code"
+              testId="filter-product-code"
             />
             <Field label={{ children: 'Source', htmlFor: sourceId }} className={styles.source}>
               <Select
