@@ -343,3 +343,30 @@ def test_software_detail_lists_its_cves(api: Api, device: str, viewer: dict[str,
     assert detail["install_path"] is None and detail["last_seen"]
     scores = [v["cvss_score"] for v in detail["vulnerabilities"] if v["cvss_score"] is not None]
     assert scores == sorted(scores, reverse=True)
+
+
+def _page_through(api: Api, device: str, headers: dict[str, str], sort: str) -> list[int]:
+    seen: list[int] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"sort": sort, "limit": 7, "fields": "cve"}
+        if cursor:
+            params["cursor"] = cursor
+        page = _list(api, device, headers, **params)
+        seen.extend(i["id"] for i in page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return seen
+
+
+def test_every_sort_pages_by_cursor_without_gaps(
+    api: Api, device: str, viewer: dict[str, str]
+) -> None:
+    sorts = ("-cvss_score", "published", "-updated", "-severity", "status", "software")
+    wholes = {s: _list(api, device, viewer, sort=s, limit=500, fields="cve") for s in sorts}
+
+    paged = {s: _page_through(api, device, viewer, s) for s in sorts}
+
+    for sort in sorts:
+        assert paged[sort] == [i["id"] for i in wholes[sort]["items"]], sort
+        assert len(paged[sort]) == wholes[sort]["total"] > 7
