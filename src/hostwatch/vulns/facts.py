@@ -2,6 +2,10 @@
 
 A refresh copies these onto the device's findings so the tab filters and sorts in SQL; the
 flyout reads the advisories themselves for the description and references.
+
+Limitation: the copy is as fresh as the device's last refresh: a feed import that changes a
+vector or adds a KEV entry shows in the tab once the device's findings are refreshed (an
+inventory upload, or whatever re-matches devices after a feed update).
 """
 
 from __future__ import annotations

@@ -77,6 +77,8 @@ def refresh_device(session: Session, device_id: str) -> RefreshResult:
             )
         )
     }
+    # Limitation: a marking lives on its finding's row, so a finding that goes (package
+    # removed or upgraded) and later comes back returns open, without its old marking.
     gone = [row[0] for key, row in stored.items() if key not in combined]
     added: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
