@@ -17,6 +17,7 @@ from hostwatch.detection.service import Windows, detect_new
 from hostwatch.devices import registry
 from hostwatch.devices.models import AgentCredential, Device, Software
 from hostwatch.events.store import EventStore
+from hostwatch.vulns import findings
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ def replace_inventory(
     # on the unique key. Lock the device row first (PostgreSQL; SQLite has one writer).
     session.execute(select(Device.id).where(Device.id == device_id).with_for_update())
     device: Device = credential.device
+    release = findings.device_release(device)
     registry.apply_host_facts(device, upload.host)
     registry.sync_system_tags(session, device)
     device.logged_on_users = [u.model_dump(mode="json") for u in upload.logged_on_users]
@@ -182,6 +184,11 @@ def replace_inventory(
         len(gone),
         len(changed),
     )
+    if added or gone or changed or release != findings.device_release(device):
+        # The device's findings follow its software (and its OS release, which decides the
+        # Debian advisories), in this transaction: no finding outlives its package.
+        session.flush()
+        findings.refresh_device(session, device_id)
     return protocol.InventoryResult(
         software_added=len(added),
         software_removed=len(gone),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -357,6 +358,9 @@ def _software_out(s: Software) -> schemas.SoftwareOut:
         status=s.status,
         first_seen=s.first_seen,
         last_seen=s.last_seen,
+        product_code=None,
+        weaknesses=0,
+        exploited=False,
     )
 
 
@@ -370,6 +374,7 @@ def list_software(
     limit: int,
     cursor: str | None,
     offset: int | None = None,
+    ids: Collection[int] | None = None,
 ) -> schemas.SoftwarePage:
     _check_paging(cursor, offset)
     get_device(session, device_id)
@@ -379,6 +384,8 @@ def list_software(
         conditions.append(or_(_contains(Software.name, q), _contains(Software.vendor, q)))
     if source:
         conditions.append(Software.source == source)
+    if ids is not None:
+        conditions.append(Software.id.in_(ids))
     total = session.scalar(select(func.count(Software.id)).where(*conditions)) or 0
     query = paging.apply(
         select(Software, key.expression.label("sort_value")).where(*conditions),

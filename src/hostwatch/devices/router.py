@@ -10,9 +10,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from hostwatch.api.deps import Admin, Analyst, AppSettings, Db, Viewer, record_audit
+from hostwatch.db.base import utcnow
 from hostwatch.devices import enrollment, queries, schemas, tags
-from hostwatch.devices.models import EnrollToken
+from hostwatch.devices.models import EnrollToken, Software
 from hostwatch.protocol import Time
+from hostwatch.vulns import queries as vuln_queries
+from hostwatch.vulns import software_view
 
 router = APIRouter(prefix="/api", tags=["devices"])
 
@@ -84,24 +87,81 @@ def list_software(
     db: Db,
     q: Annotated[str | None, Query(max_length=256, description="name or vendor")] = None,
     source: Annotated[str | None, Query(max_length=16)] = None,
+    product_code: Annotated[
+        str | None,
+        Query(
+            max_length=512,
+            description="a package URL or CPE; without a version it finds every version",
+        ),
+    ] = None,
     sort: schemas.SoftwareSort = "name",
     limit: Limit = 30,
     cursor: Cursor = None,
     offset: Offset = None,
 ) -> schemas.SoftwarePage:
-    return queries.list_software(
-        db, device_id, q=q, source=source, sort=sort, limit=limit, cursor=cursor, offset=offset
+    ids = None
+    if product_code:
+        queries.get_device(db, device_id)
+        ids = software_view.ids_with_product_code(db, device_id, product_code)
+    page = queries.list_software(
+        db,
+        device_id,
+        q=q,
+        source=source,
+        sort=sort,
+        limit=limit,
+        cursor=cursor,
+        offset=offset,
+        ids=ids,
     )
+    page.items = _with_vulnerabilities(db, device_id, page.items)
+    return page
 
 
-@router.get("/devices/{device_id}/software/{software_id}", response_model=schemas.SoftwareOut)
+def _with_vulnerabilities(
+    db: Db, device_id: str, items: list[schemas.SoftwareOut]
+) -> list[schemas.SoftwareOut]:
+    rows = list(db.scalars(select(Software).where(Software.id.in_([i.id for i in items]))))
+    codes = software_view.codes(db, device_id, rows)
+    found = software_view.weaknesses(db, [i.id for i in items])
+    none = software_view.Weakness(0, False)
+    return [
+        item.model_copy(
+            update={
+                "product_code": codes.get(item.id),
+                "weaknesses": found.get(item.id, none).count,
+                "exploited": found.get(item.id, none).kev,
+            }
+        )
+        for item in items
+    ]
+
+
+@router.get("/devices/{device_id}/software/{software_id}", response_model=schemas.SoftwareDetail)
 def get_software(
     device_id: str,
     software_id: Annotated[int, Path(ge=1, le=2**62)],
     _: Viewer,
     db: Db,
-) -> schemas.SoftwareOut:
-    return queries.get_software(db, device_id, software_id)
+) -> schemas.SoftwareDetail:
+    [item] = _with_vulnerabilities(
+        db, device_id, [queries.get_software(db, device_id, software_id)]
+    )
+    now = utcnow()
+    vulnerabilities = [
+        schemas.SoftwareVulnerability(
+            finding_id=finding.id,
+            cve=cve,
+            severity=finding.severity,
+            cvss_score=finding.cvss_score,
+            match=finding.status,
+            status=vuln_queries.effective_status(finding, now),
+            exploited=finding.kev,
+            fixed_version=finding.fixed_version,
+        )
+        for finding, cve in software_view.software_vulnerabilities(db, software_id)
+    ]
+    return schemas.SoftwareDetail(**item.model_dump(), vulnerabilities=vulnerabilities)
 
 
 @router.post("/devices/{device_id}/tags", response_model=list[schemas.TagOut])

@@ -176,6 +176,28 @@ class SoftwareOut(Out):
     status: str | None
     first_seen: datetime
     last_seen: datetime
+    product_code: str | None = Field(
+        description="a package URL where the ecosystem has one, else the CPE it maps to"
+    )
+    weaknesses: int = Field(
+        description="affected vulnerabilities (not unknown ones, nor false positives)"
+    )
+    exploited: bool = Field(description="any of them is in CISA's known exploited catalog")
+
+
+class SoftwareVulnerability(Out):
+    finding_id: int
+    cve: str
+    severity: str | None
+    cvss_score: float | None
+    match: str = Field(description="affected, or unknown")
+    status: str = Field(description="open, false_positive or accepted_risk")
+    exploited: bool
+    fixed_version: str | None
+
+
+class SoftwareDetail(SoftwareOut):
+    vulnerabilities: list[SoftwareVulnerability]
 
 
 class SoftwarePage(Out):

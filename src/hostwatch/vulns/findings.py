@@ -2,7 +2,9 @@
 
 The refresh matches every installed item, then diffs against the stored findings: new ones
 are inserted, changed ones updated (status, fixed version, evidence), gone ones deleted,
-kept ones seen again; first-seen times survive. The tabs read `vuln_findings`.
+kept ones seen again; first-seen times survive. Each finding also carries its
+vulnerability's facts (computed CVSS, dates, KEV; see facts.py). An analyst's marking is
+never written here, so it survives every refresh. The tabs read `vuln_findings`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from hostwatch.db.base import utcnow
 from hostwatch.devices.models import Device, Software
-from hostwatch.vulns import matching
+from hostwatch.vulns import facts, matching
 from hostwatch.vulns.models import Finding
 from hostwatch.vulns.packages import DeviceRelease
 
@@ -40,7 +42,9 @@ def device_release(device: Device) -> DeviceRelease:
 
 
 def installed_items(session: Session, device_id: str) -> list[matching.InstalledItem]:
-    rows = session.execute(
+    # Core, not the ORM: plain tuples cost a third of ORM rows for a 50,000-item inventory,
+    # and every agent upload that changes software pays for this read.
+    rows = session.connection().execute(
         select(
             Software.id,
             Software.source,
@@ -60,17 +64,23 @@ def refresh_device(session: Session, device_id: str) -> RefreshResult:
         raise LookupError(f"no device {device_id}")
     items = installed_items(session, device_id)
     combined = matching.combine(matching.match_items(session, device_release(device), items))
+    known = facts.of_vulnerabilities(session, {key[1] for key in combined})
+    for key, finding in combined.items():
+        finding.update(known.get(key[1]) or facts.empty())
     now = utcnow()
     connection = session.connection()
     c = _FINDINGS.c
+    compared = ("status", "fixed_version", "evidence", "installed_version", *facts.KEYS)
     stored = {
-        (software_id, vulnerability_id): (row_id, status, fixed, evidence)
-        for row_id, software_id, vulnerability_id, status, fixed, evidence in connection.execute(
-            select(
-                c.id, c.software_id, c.vulnerability_id, c.status, c.fixed_version, c.evidence
-            ).where(c.device_id == device_id)
+        (row.software_id, row.vulnerability_id): (row.id, tuple(row[1:]))
+        for row in connection.execute(
+            select(c.id, *(c[name] for name in compared), c.software_id, c.vulnerability_id).where(
+                c.device_id == device_id
+            )
         )
     }
+    # Limitation: a marking lives on its finding's row, so a finding that goes (package
+    # removed or upgraded) and later comes back returns open, without its old marking.
     gone = [row[0] for key, row in stored.items() if key not in combined]
     added: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
@@ -78,16 +88,8 @@ def refresh_device(session: Session, device_id: str) -> RefreshResult:
         old = stored.get(key)
         if old is None:
             added.append({"device_id": device_id, **finding})
-        elif old[1:] != (finding["status"], finding["fixed_version"], finding["evidence"]):
-            changed.append(
-                {
-                    "row_id": old[0],
-                    "status": finding["status"],
-                    "fixed_version": finding["fixed_version"],
-                    "evidence": finding["evidence"],
-                    "installed_version": finding["installed_version"],
-                }
-            )
+        elif old[1][: len(compared)] != tuple(finding[name] for name in compared):
+            changed.append({"row_id": old[0], **{name: finding[name] for name in compared}})
     for start in range(0, len(gone), _ROWS):
         connection.execute(delete(_FINDINGS).where(c.id.in_(gone[start : start + _ROWS])))
     if len(stored) > len(gone):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hostwatch.db.base import Base, JSONType, utcnow
@@ -139,3 +139,20 @@ class Finding(Base):
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    # The vulnerability's facts as of the last refresh, kept here so the tab filters and
+    # sorts in SQL: the CVSS computed from its primary vector (vulns/cvss.py), its feeds'
+    # publication and change times, and whether CISA lists it as exploited.
+    severity: Mapped[str | None] = mapped_column(String(16), default=None)
+    cvss_score: Mapped[float | None] = mapped_column(Float(), default=None)
+    cvss_version: Mapped[str | None] = mapped_column(String(8), default=None)
+    cvss_vector: Mapped[str | None] = mapped_column(String(255), default=None)
+    published: Mapped[datetime | None] = mapped_column(default=None)
+    updated: Mapped[datetime | None] = mapped_column(default=None)
+    kev: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # An analyst's marking (false_positive or accepted_risk), which a refresh leaves alone;
+    # past its expiry the finding reads as open again.
+    marking: Mapped[str | None] = mapped_column(String(16), default=None)
+    marking_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    marking_expires: Mapped[datetime | None] = mapped_column(default=None)
+    marked_by: Mapped[str | None] = mapped_column(String(128), default=None)
+    marked_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -18,13 +18,17 @@ import type {
   PreferencesUpdate,
   Problem,
   ProcessTree,
-  SoftwareItem,
+  FindingPatch,
+  SoftwareDetail,
   SoftwareListQuery,
   SoftwarePage,
   Tag,
   TimelineExportQuery,
   TimelinePage,
   TimelineQuery,
+  VulnerabilityDetail,
+  VulnerabilityListQuery,
+  VulnerabilityPage,
 } from './types';
 
 const API_BASE = '/api';
@@ -131,7 +135,7 @@ async function request<T>(path: string, options: RequestOptions = {}): Promise<T
   return (await response.json()) as T;
 }
 
-type QueryValue = string | number | readonly string[] | null | undefined;
+type QueryValue = string | number | boolean | readonly string[] | null | undefined;
 
 /** "?a=1&tag=x&tag=y" from the parameters that are set; blanks and nulls are left out. */
 export function queryString(params: Record<string, QueryValue>): string {
@@ -193,11 +197,40 @@ export function getSoftware(
   deviceId: string,
   softwareId: string,
   signal?: AbortSignal,
-): Promise<SoftwareItem> {
-  return request<SoftwareItem>(
+): Promise<SoftwareDetail> {
+  return request<SoftwareDetail>(
     `/devices/${encodeURIComponent(deviceId)}/software/${encodeURIComponent(softwareId)}`,
     { signal },
   );
+}
+
+export function listDeviceVulnerabilities(
+  deviceId: string,
+  query: VulnerabilityListQuery,
+  signal?: AbortSignal,
+): Promise<VulnerabilityPage> {
+  return request<VulnerabilityPage>(
+    `/devices/${encodeURIComponent(deviceId)}/vulnerabilities${queryString({ ...query })}`,
+    { signal },
+  );
+}
+
+export function getDeviceVulnerability(
+  deviceId: string,
+  findingId: string,
+  signal?: AbortSignal,
+): Promise<VulnerabilityDetail> {
+  return request<VulnerabilityDetail>(
+    `/devices/${encodeURIComponent(deviceId)}/vulnerabilities/${encodeURIComponent(findingId)}`,
+    { signal },
+  );
+}
+
+export function patchFinding(findingId: number, patch: FindingPatch): Promise<VulnerabilityDetail> {
+  return request<VulnerabilityDetail>(`/findings/${encodeURIComponent(String(findingId))}`, {
+    method: 'PATCH',
+    body: patch,
+  });
 }
 
 export function listDeviceAlerts(

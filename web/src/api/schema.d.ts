@@ -642,6 +642,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/devices/{device_id}/vulnerabilities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Device Vulnerabilities */
+        get: operations["list_device_vulnerabilities_api_devices__device_id__vulnerabilities_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/devices/{device_id}/vulnerabilities/{finding_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Device Vulnerability */
+        get: operations["get_device_vulnerability_api_devices__device_id__vulnerabilities__finding_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/findings/{finding_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Patch Finding */
+        patch: operations["patch_finding_api_findings__finding_id__patch"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1247,6 +1298,37 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** Evidence */
+        Evidence: {
+            /** Feed */
+            feed: string;
+            /** Advisory */
+            advisory: string;
+            /**
+             * Text
+             * @description how the advisory matched, written for a person
+             */
+            text: string;
+            /** Installed Version */
+            installed_version: string | null;
+            /**
+             * Range
+             * @description the affected range, when a range matched
+             */
+            range: string | null;
+            /**
+             * Cpe
+             * @description the CPE the program matched, when NVD matched
+             */
+            cpe: string | null;
+            /** Fixed */
+            fixed: string | null;
+            /**
+             * Reason
+             * @description why the match could not be decided
+             */
+            reason: string | null;
+        };
         /** ExclusionIn */
         ExclusionIn: {
             /** Device Id */
@@ -1284,6 +1366,24 @@ export interface components {
             created_at: string;
             /** Active */
             active: boolean;
+        };
+        /**
+         * FindingPatch
+         * @description Mark a finding (a reason is required) or set it back to open.
+         */
+        FindingPatch: {
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "open" | "false_positive" | "accepted_risk";
+            /** Reason */
+            reason?: string | null;
+            /**
+             * Expires At
+             * @description when the marking lapses and the finding is open again
+             */
+            expires_at?: string | null;
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -1604,6 +1704,27 @@ export interface components {
             /** Csrf Token */
             csrf_token: string;
         };
+        /** MarkingOut */
+        MarkingOut: {
+            /**
+             * Marking
+             * @enum {string}
+             */
+            marking: "false_positive" | "accepted_risk";
+            /** Reason */
+            reason: string;
+            /** Expires At */
+            expires_at: string | null;
+            /** Expired */
+            expired: boolean;
+            /** Marked By */
+            marked_by: string;
+            /**
+             * Marked At
+             * Format: date-time
+             */
+            marked_at: string;
+        };
         /** MeOut */
         MeOut: {
             /** Name */
@@ -1721,6 +1842,19 @@ export interface components {
              */
             truncated: boolean;
         };
+        /** Reference */
+        Reference: {
+            /**
+             * Url
+             * @description http or https only; others are left out
+             */
+            url: string;
+            /**
+             * Label
+             * @description the feed's type or tags for the link
+             */
+            label: string | null;
+        };
         /** Resources */
         Resources: {
             /** Cpu Count */
@@ -1833,6 +1967,54 @@ export interface components {
             /** Exposure Level */
             exposure_level: ("low" | "medium" | "high") | null;
         };
+        /** SoftwareDetail */
+        SoftwareDetail: {
+            /** Id */
+            id: number;
+            /** Source */
+            source: string;
+            /** Name */
+            name: string;
+            /** Version */
+            version: string | null;
+            /** Arch */
+            arch: string | null;
+            /** Vendor */
+            vendor: string | null;
+            /** Source Package */
+            source_package: string | null;
+            /** Install Path */
+            install_path: string | null;
+            /** Status */
+            status: string | null;
+            /**
+             * First Seen
+             * Format: date-time
+             */
+            first_seen: string;
+            /**
+             * Last Seen
+             * Format: date-time
+             */
+            last_seen: string;
+            /**
+             * Product Code
+             * @description a package URL where the ecosystem has one, else the CPE it maps to
+             */
+            product_code: string | null;
+            /**
+             * Weaknesses
+             * @description affected vulnerabilities (not unknown ones, nor false positives)
+             */
+            weaknesses: number;
+            /**
+             * Exploited
+             * @description any of them is in CISA's known exploited catalog
+             */
+            exploited: boolean;
+            /** Vulnerabilities */
+            vulnerabilities: components["schemas"]["SoftwareVulnerability"][];
+        };
         /** SoftwareItem */
         SoftwareItem: {
             /**
@@ -1885,6 +2067,21 @@ export interface components {
              * Format: date-time
              */
             last_seen: string;
+            /**
+             * Product Code
+             * @description a package URL where the ecosystem has one, else the CPE it maps to
+             */
+            product_code: string | null;
+            /**
+             * Weaknesses
+             * @description affected vulnerabilities (not unknown ones, nor false positives)
+             */
+            weaknesses: number;
+            /**
+             * Exploited
+             * @description any of them is in CISA's known exploited catalog
+             */
+            exploited: boolean;
         };
         /** SoftwarePage */
         SoftwarePage: {
@@ -1894,6 +2091,44 @@ export interface components {
             next_cursor: string | null;
             /** Total */
             total: number;
+        };
+        /** SoftwareRef */
+        SoftwareRef: {
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /** Version */
+            version: string | null;
+            /** Source */
+            source: string;
+            /** Vendor */
+            vendor: string | null;
+        };
+        /** SoftwareVulnerability */
+        SoftwareVulnerability: {
+            /** Finding Id */
+            finding_id: number;
+            /** Cve */
+            cve: string;
+            /** Severity */
+            severity: string | null;
+            /** Cvss Score */
+            cvss_score: number | null;
+            /**
+             * Match
+             * @description affected, or unknown
+             */
+            match: string;
+            /**
+             * Status
+             * @description open, false_positive or accepted_risk
+             */
+            status: string;
+            /** Exploited */
+            exploited: boolean;
+            /** Fixed Version */
+            fixed_version: string | null;
         };
         /**
          * TablePreferences
@@ -1953,6 +2188,29 @@ export interface components {
             local_port: number | null;
             /** Dns Name */
             dns_name: string | null;
+        };
+        /** Threats */
+        Threats: {
+            /**
+             * Exploited In Wild
+             * @description listed in CISA's known exploited catalog
+             */
+            exploited_in_wild: boolean;
+            /**
+             * Known Ransomware Use
+             * @description CISA knows ransomware campaigns using it; null when not in the catalog
+             */
+            known_ransomware_use: boolean | null;
+            /**
+             * Kev Added
+             * @description the day CISA listed it (YYYY-MM-DD)
+             */
+            kev_added: string | null;
+            /**
+             * Due Date
+             * @description CISA's remediation due date (YYYY-MM-DD)
+             */
+            due_date: string | null;
         };
         /**
          * TimelineItem
@@ -2095,6 +2353,107 @@ export interface components {
             input?: unknown;
             /** Context */
             ctx?: Record<string, never>;
+        };
+        /** VulnerabilityDetail */
+        VulnerabilityDetail: {
+            /** Id */
+            id: number;
+            /** Device Id */
+            device_id: string;
+            /** Cve */
+            cve: string;
+            /** Aliases */
+            aliases: string[];
+            /** Severity */
+            severity: ("none" | "low" | "medium" | "high" | "critical") | null;
+            /** Cvss Score */
+            cvss_score: number | null;
+            /** Cvss Vector */
+            cvss_vector: string | null;
+            /** Cvss Version */
+            cvss_version: string | null;
+            software: components["schemas"]["SoftwareRef"];
+            /** Published */
+            published: string | null;
+            /** Updated */
+            updated: string | null;
+            threats: components["schemas"]["Threats"];
+            /** Fixed Version */
+            fixed_version: string | null;
+            /**
+             * Match
+             * @enum {string}
+             */
+            match: "affected" | "unknown";
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "open" | "false_positive" | "accepted_risk";
+            /**
+             * First Seen
+             * Format: date-time
+             */
+            first_seen: string;
+            /**
+             * Last Seen
+             * Format: date-time
+             */
+            last_seen: string;
+            /**
+             * Description
+             * @description untrusted text from the feeds
+             */
+            description: string | null;
+            /** References */
+            references: components["schemas"]["Reference"][];
+            /** Evidence */
+            evidence: components["schemas"]["Evidence"][];
+            /** @description the latest marking, even once expired */
+            marking: components["schemas"]["MarkingOut"] | null;
+        };
+        /**
+         * VulnerabilityItem
+         * @description One finding in a list. With `fields`, only `id` and the fields asked for are present.
+         */
+        VulnerabilityItem: {
+            /** Id */
+            id: number;
+            /** Cve */
+            cve?: string | null;
+            /** Aliases */
+            aliases?: string[] | null;
+            /** Severity */
+            severity?: ("none" | "low" | "medium" | "high" | "critical") | null;
+            /** Cvss Score */
+            cvss_score?: number | null;
+            /** Cvss Vector */
+            cvss_vector?: string | null;
+            /** Cvss Version */
+            cvss_version?: string | null;
+            software?: components["schemas"]["SoftwareRef"] | null;
+            /** Published */
+            published?: string | null;
+            /** Updated */
+            updated?: string | null;
+            threats?: components["schemas"]["Threats"] | null;
+            /** Fixed Version */
+            fixed_version?: string | null;
+            /** Match */
+            match?: ("affected" | "unknown") | null;
+            /** Status */
+            status?: ("open" | "false_positive" | "accepted_risk") | null;
+            /** First Seen */
+            first_seen?: string | null;
+        };
+        /** VulnerabilityPage */
+        VulnerabilityPage: {
+            /** Items */
+            items: components["schemas"]["VulnerabilityItem"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+            /** Total */
+            total: number;
         };
     };
     responses: never;
@@ -2553,6 +2912,8 @@ export interface operations {
                 /** @description name or vendor */
                 q?: string | null;
                 source?: string | null;
+                /** @description a package URL or CPE; without a version it finds every version */
+                product_code?: string | null;
                 sort?: "name" | "-name" | "vendor" | "-vendor" | "source" | "-source";
                 limit?: number;
                 cursor?: string | null;
@@ -2605,7 +2966,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SoftwareOut"];
+                    "application/json": components["schemas"]["SoftwareDetail"];
                 };
             };
             /** @description Validation Error */
@@ -3489,6 +3850,123 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_device_vulnerabilities_api_devices__device_id__vulnerabilities_get: {
+        parameters: {
+            query?: {
+                severity?: (("none" | "low" | "medium" | "high" | "critical") | "unscored")[] | null;
+                status?: ("open" | "false_positive" | "accepted_risk")[] | null;
+                /** @description affected, or unknown (no version, or one that cannot be ordered) */
+                match?: ("affected" | "unknown") | null;
+                /** @description in CISA's known exploited catalog */
+                kev?: boolean | null;
+                software_id?: number | null;
+                /** @description name contains */
+                software?: string | null;
+                /** @description any identifier contains */
+                cve?: string | null;
+                sort?: "cvss_score" | "-cvss_score" | "severity" | "-severity" | "published" | "-published" | "updated" | "-updated" | "cve" | "-cve" | "software" | "-software" | "status" | "-status";
+                limit?: number;
+                cursor?: string | null;
+                /** @description rows to skip, for page numbers */
+                offset?: number | null;
+                /** @description columns wanted; repeat or comma-separate */
+                fields?: string[] | null;
+            };
+            header?: never;
+            path: {
+                device_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VulnerabilityPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_device_vulnerability_api_devices__device_id__vulnerabilities__finding_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                device_id: string;
+                finding_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VulnerabilityDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    patch_finding_api_findings__finding_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                finding_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FindingPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VulnerabilityDetail"];
+                };
             };
             /** @description Validation Error */
             422: {

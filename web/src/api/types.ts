@@ -48,6 +48,23 @@ export type SoftwareListQuery = NonNullable<
   operations['list_software_api_devices__device_id__software_get']['parameters']['query']
 >;
 export type SoftwareSort = NonNullable<SoftwareListQuery['sort']>;
+export type SoftwareDetail = Schemas['SoftwareDetail'];
+export type SoftwareVulnerability = Schemas['SoftwareVulnerability'];
+
+/** One finding in the discovered vulnerabilities list; with `fields`, only those are present. */
+export type VulnerabilityItem = Schemas['VulnerabilityItem'];
+export type VulnerabilityPage = Schemas['VulnerabilityPage'];
+export type VulnerabilityDetail = Schemas['VulnerabilityDetail'];
+export type VulnerabilityListQuery = NonNullable<
+  operations['list_device_vulnerabilities_api_devices__device_id__vulnerabilities_get']['parameters']['query']
+>;
+export type VulnerabilitySort = NonNullable<VulnerabilityListQuery['sort']>;
+export type VulnerabilitySeverity = NonNullable<VulnerabilityDetail['severity']>;
+export type FindingStatus = VulnerabilityDetail['status'];
+export type MatchStatus = VulnerabilityDetail['match'];
+export type FindingPatch = Schemas['FindingPatch'];
+export type Threats = Schemas['Threats'];
+export type EvidenceOut = Schemas['Evidence'];
 
 export type TimelineQuery = NonNullable<
   operations['get_timeline_api_devices__device_id__timeline_get']['parameters']['query']

@@ -22,6 +22,7 @@ import { readTab, tabParams, tabsFor } from './profileTabs';
 import type { ProfileTabId } from './profileTabs';
 import { SoftwareTab } from './SoftwareTab';
 import { TimelineTab } from './TimelineTab';
+import { VulnerabilitiesTab } from './VulnerabilitiesTab';
 
 const useStyles = makeStyles({
   page: {
@@ -94,6 +95,7 @@ function DeviceProfile({ device, onChanged }: DeviceProfileProps) {
             {tab === 'alerts' && <AlertsTab device={device} onChanged={onChanged} />}
             {tab === 'timeline' && <TimelineTab device={device} />}
             {tab === 'software' && <SoftwareTab device={device} />}
+            {tab === 'vulnerabilities' && <VulnerabilitiesTab device={device} />}
           </div>
         </section>
       </div>

@@ -1,5 +1,6 @@
-import { Body1, Field, Select, makeStyles, tokens } from '@fluentui/react-components';
+import { Badge, Body1, Field, Select, makeStyles, tokens } from '@fluentui/react-components';
 import { useId } from 'react';
+import { useSearchParams } from 'react-router';
 
 import { listSoftware } from '../../api/client';
 import type { DeviceDetail, SoftwareItem, SoftwareSort } from '../../api/types';
@@ -12,7 +13,7 @@ import { useTableState } from '../../components/DataTable/useTableState';
 import { DateTime } from '../../components/DateTime/DateTime';
 import { NotKnown } from '../../components/NotKnown/NotKnown';
 import { useApiQuery } from '../../hooks/useApiQuery';
-import { formatUtcTime, parseApiTime } from '../../lib/format';
+import { formatCount, formatUtcTime, parseApiTime } from '../../lib/format';
 import { SOFTWARE_SOURCES, softwareSourceLabel } from '../../lib/labels';
 import { softwareNote } from './deviceNotes';
 import { SoftwareFlyout } from './SoftwareFlyout';
@@ -32,7 +33,7 @@ const SORTS: readonly SoftwareSort[] = ['name', '-name', 'vendor', '-vendor', 's
 export const SOFTWARE_TABLE: TableSpec = {
   sorts: SORTS,
   defaultSort: 'name',
-  filters: { q: null, source: SOFTWARE_SOURCES },
+  filters: { q: null, source: SOFTWARE_SOURCES, product_code: null },
 };
 
 function text(value: string | null) {
@@ -79,6 +80,39 @@ function useColumns(): DataColumn<SoftwareItem>[] {
       csv: (item) => item.source,
     },
     {
+      id: 'weaknesses',
+      label: 'Weaknesses',
+      width: '110px',
+      render: (item) => formatCount(item.weaknesses),
+      csv: (item) => String(item.weaknesses),
+    },
+    {
+      id: 'exploited',
+      label: 'Threat insights',
+      width: '160px',
+      render: (item) =>
+        item.exploited ? (
+          <Badge appearance="tint" shape="rounded" color="danger">
+            Exploited in the wild
+          </Badge>
+        ) : (
+          <NotKnown>None known</NotKnown>
+        ),
+      csv: (item) => (item.exploited ? 'exploited' : ''),
+    },
+    {
+      id: 'product_code',
+      label: 'Product code',
+      defaultVisible: false,
+      render: (item) =>
+        item.product_code === null ? (
+          <NotKnown>None</NotKnown>
+        ) : (
+          <span className={styles.mono}>{item.product_code}</span>
+        ),
+      csv: (item) => item.product_code ?? '',
+    },
+    {
       id: 'arch',
       label: 'Architecture',
       width: '120px',
@@ -114,9 +148,11 @@ export function SoftwareTab({ device }: { device: DeviceDetail }) {
   const sourceId = useId();
   const columns = useColumns();
   const [state, update] = useTableState(SOFTWARE_TABLE);
+  const [, setParams] = useSearchParams();
   const query = {
     q: state.filters['q'] || null,
     source: state.filters['source'] || null,
+    product_code: state.filters['product_code'] || null,
     sort: state.sort as SoftwareSort,
     limit: state.pageSize,
     offset: offsetOf(state),
@@ -152,6 +188,13 @@ export function SoftwareTab({ device }: { device: DeviceDetail }) {
               onSearch={(q) => update({ filters: { q } }, { replace: true })}
               testId="software-search"
             />
+            <TableSearch
+              label="Product code"
+              placeholder="pkg:pypi/werkzeug or a CPE"
+              value={state.filters['product_code'] ?? ''}
+              onSearch={(code) => update({ filters: { product_code: code } }, { replace: true })}
+              testId="filter-product-code"
+            />
             <Field label={{ children: 'Source', htmlFor: sourceId }} className={styles.source}>
               <Select
                 id={sourceId}
@@ -180,6 +223,9 @@ export function SoftwareTab({ device }: { device: DeviceDetail }) {
         itemId={state.item}
         rows={rows}
         onClose={() => update({ item: null })}
+        onOpenFinding={(findingId) =>
+          setParams(new URLSearchParams({ tab: 'vulnerabilities', item: String(findingId) }))
+        }
       />
     </>
   );

@@ -6,8 +6,9 @@ const ids = (knownFrom: Parameters<typeof tabsFor>[0]) => tabsFor(knownFrom).map
 
 describe('tabsFor', () => {
   it('shows endpoint tabs for devices known from the endpoint', () => {
-    expect(ids('endpoint')).toEqual(['overview', 'alerts', 'timeline', 'software']);
-    expect(ids('both')).toEqual(['overview', 'alerts', 'timeline', 'software']);
+    const endpoint = ['overview', 'alerts', 'timeline', 'software', 'vulnerabilities'];
+    expect(ids('endpoint')).toEqual(endpoint);
+    expect(ids('both')).toEqual(endpoint);
   });
 
   it('hides endpoint tabs for a device known only from the directory', () => {
@@ -25,6 +26,9 @@ describe('readTab', () => {
   it('falls back to the overview otherwise', () => {
     expect(readTab(new URLSearchParams('tab=software'), tabsFor('directory'))).toBe('overview');
     expect(readTab(new URLSearchParams('tab=timeline'), tabsFor('directory'))).toBe('overview');
+    expect(readTab(new URLSearchParams('tab=vulnerabilities'), tabsFor('directory'))).toBe(
+      'overview',
+    );
     expect(readTab(new URLSearchParams('tab=bogus'), tabsFor('both'))).toBe('overview');
   });
 
