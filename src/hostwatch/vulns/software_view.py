@@ -1,7 +1,8 @@
 """What the software inventory tab shows of vulnerabilities: weaknesses, threats, product code.
 
-Product codes are computed from the inventory row (a package URL where the ecosystem has
-one, else the CPE the program maps to), so they follow the matching code and need no column.
+Product codes are the one an import stored (osquery's), else computed from the inventory
+row (a package URL where the ecosystem has one, else the CPE the program maps to), so agent
+rows, which store none, follow the matching code.
 """
 
 from __future__ import annotations
@@ -52,7 +53,10 @@ def _release(session: Session, device_id: str) -> packages.DeviceRelease:
 
 def codes(session: Session, device_id: str, rows: Sequence[Software]) -> dict[int, str | None]:
     release = _release(session, device_id)
-    return {s.id: product_code(s.source, s.name, s.version, s.vendor, release) for s in rows}
+    return {
+        s.id: s.product_code or product_code(s.source, s.name, s.version, s.vendor, release)
+        for s in rows
+    }
 
 
 def ids_with_product_code(session: Session, device_id: str, wanted: str) -> list[int]:
@@ -67,11 +71,16 @@ def ids_with_product_code(session: Session, device_id: str, wanted: str) -> list
     found: list[int] = []
     rows = session.execute(
         select(
-            Software.id, Software.source, Software.name, Software.version, Software.vendor
+            Software.id,
+            Software.source,
+            Software.name,
+            Software.version,
+            Software.vendor,
+            Software.product_code,
         ).where(Software.device_id == device_id)
     )
-    for software_id, source, name, version, vendor in rows:
-        code = product_code(source, name, version, vendor, release)
+    for software_id, source, name, version, vendor, stored in rows:
+        code = stored or product_code(source, name, version, vendor, release)
         if code is None:
             continue
         code = code.lower()

@@ -5,7 +5,7 @@ discovered vulnerabilities tab filters and sorts in SQL), and an analyst's marki
 positive or accepted risk) with its reason, expiry and author.
 
 Revision ID: 0006
-Revises: 0005 (the chain is set when the parallel branches land)
+Revises: 0009 (the osquery device facts landed first)
 Create Date: 2026-12-04 21:50:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import hostwatch.db.base
 
 revision = "0006"
-down_revision = "0005"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
