@@ -82,10 +82,16 @@ def two_fixes(hostwatch: Any, tmp_path: Path) -> None:
         tmp_path / "feeds",
         {
             "a.json": osv_record(
-                "OSV-A", "demo-pkg", [{"introduced": "0"}, {"fixed": "2.0.1"}], aliases=["CVE-2099-1"]
+                "OSV-A",
+                "demo-pkg",
+                [{"introduced": "0"}, {"fixed": "2.0.1"}],
+                aliases=["CVE-2099-1"],
             ),
             "b.json": osv_record(
-                "OSV-B", "demo-pkg", [{"introduced": "0"}, {"fixed": "2.1.0"}], aliases=["CVE-2099-2"]
+                "OSV-B",
+                "demo-pkg",
+                [{"introduced": "0"}, {"fixed": "2.1.0"}],
+                aliases=["CVE-2099-2"],
             ),
         },
     )
@@ -127,16 +133,26 @@ def test_recommendation_updates_to_the_fix_of_every_cve(
 def test_fix_skips_a_version_another_range_reopens(
     hostwatch: Any, sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    branches = [{"introduced": "0"}, {"fixed": "2.0.1"}, {"introduced": "2.1.0"}, {"fixed": "2.1.3"}]
+    branches = [
+        {"introduced": "0"},
+        {"fixed": "2.0.1"},
+        {"introduced": "2.1.0"},
+        {"fixed": "2.1.3"},
+    ]
     import_feeds(
         hostwatch,
         tmp_path / "feeds",
         {
             "c.json": osv_record("OSV-C", "branchy", branches, aliases=["CVE-2099-3"]),
             "d.json": osv_record(
-                "OSV-D", "branchy", [{"introduced": "0"}, {"fixed": "2.1.0"}], aliases=["CVE-2099-4"]
+                "OSV-D",
+                "branchy",
+                [{"introduced": "0"}, {"fixed": "2.1.0"}],
+                aliases=["CVE-2099-4"],
             ),
-            "e.json": osv_record("OSV-E", "nofix-pkg", [{"introduced": "0"}], aliases=["CVE-2099-5"]),
+            "e.json": osv_record(
+                "OSV-E", "nofix-pkg", [{"introduced": "0"}], aliases=["CVE-2099-5"]
+            ),
         },
     )
     device_id, _ = add_device(

@@ -6,8 +6,9 @@ const ids = (knownFrom: Parameters<typeof tabsFor>[0]) => tabsFor(knownFrom).map
 
 describe('tabsFor', () => {
   it('shows endpoint tabs for devices known from the endpoint', () => {
-    expect(ids('endpoint')).toEqual(['overview', 'alerts', 'timeline', 'software']);
-    expect(ids('both')).toEqual(['overview', 'alerts', 'timeline', 'software']);
+    const endpoint = ['overview', 'alerts', 'timeline', 'software', 'recommendations'];
+    expect(ids('endpoint')).toEqual(endpoint);
+    expect(ids('both')).toEqual(endpoint);
   });
 
   it('hides endpoint tabs for a device known only from the directory', () => {
