@@ -140,7 +140,8 @@ function ExceptionDialog({
   return (
     <Dialog open onOpenChange={(_, data) => !data.open && onClose()}>
       <DialogSurface data-testid="exception-dialog">
-        <form onSubmit={(event) => void save(event)}>
+        {/* Our own check says what is missing, in words, rather than the browser bubble. */}
+        <form noValidate onSubmit={(event) => void save(event)}>
           <DialogBody>
             <DialogTitle>File an exception</DialogTitle>
             <DialogContent className={styles.form}>

@@ -163,7 +163,10 @@ export function ExposureWithDrivers({ security }: { security: SecurityInfo }) {
       <span>
         <LevelBadge level={security.exposure_level} />
         {security.exposure_score != null && (
-          <span data-testid="exposure-score"> {security.exposure_score} / 100</span>
+          <>
+            {' '}
+            <span data-testid="exposure-score">{security.exposure_score} / 100</span>
+          </>
         )}
       </span>
       {info != null && (
