@@ -15,6 +15,10 @@ findings 80. Every finding added, every higher CVSS and every KEV listing raises
 or leaves it, never lowers it, and it never passes 100. The level is low below 30, medium
 from 30, high from 70. Findings of unknown status (no version, or one the advisory can not
 order) are counted apart and never in the score: they are not known to be affected.
+
+Limitation: the level and score stored on the device (what the device list filters on) are
+as of its last findings refresh; a feed import, or an exception reaching its expiry, shows
+in them only at the next refresh. The sidebar assesses afresh on every read.
 """
 
 from __future__ import annotations

@@ -128,6 +128,10 @@ def lowest_fix(
     in 2.0.1 on one branch and reintroduced in 2.1.0 until 2.1.3, and advisory B fixed in
     2.1.0, the answer is 2.1.3, which is what evaluating each candidate against every range
     finds. A candidate a range can not decide (a bound of another scheme) is not taken.
+
+    Limitation: only the advisories of the vulnerabilities the device has now are consulted;
+    the version named can be affected by another known vulnerability introduced after the
+    installed one (the recommendation then reopens once the device reports that version).
     """
     floor = max(
         (value for value in (versions.parse(scheme, v) for v in installed) if value is not None),
@@ -185,6 +189,8 @@ def product_fix(session: Session, product: Product) -> str | None:
             return lowest_fix(scheme, installed, entries, known)
     # Programs matched by CPE: each finding's fix is the end of the range it fell in; a
     # finding without one leaves the product without a known fix.
+    # Limitation: the highest range end is not checked against the other CPE ranges of the
+    # same CVEs, as package fixes are; NVD ranges for desktop programs rarely reopen.
     if not known or len(known) < len(product.fixes):
         return None
     return max(known, key=lambda text: versions.vendor_key(text) or ())
