@@ -104,3 +104,10 @@ def test_recommendation_flyout_exception_and_exposure(
     overview = page.get_by_test_id("overview-exposure")
     expect(overview).to_contain_text("Low")
     expect(overview).to_contain_text("0 / 100")
+
+    # The device list's filter reads the level stored with the recommendations.
+    page.goto(f"{stack.url}/devices?exposure=low")
+    listed = page.get_by_test_id("table-row")
+    expect(listed).to_have_count(1)
+    expect(listed.first).to_contain_text("salt-master")
+    expect(listed.first).to_contain_text("Low")

@@ -28,6 +28,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from cvss import CVSS2, CVSS3, CVSS4
@@ -72,7 +73,7 @@ class Weakness:
     exploited: bool
     ransomware: bool
 
-    @property
+    @cached_property
     def likelihood(self) -> float:
         return likelihood(self.cvss, self.exploited)
 
@@ -93,12 +94,40 @@ def likelihood(cvss: float | None, exploited: bool) -> float:
     return severity * severity * (KEV_FACTOR if exploited else OTHER_FACTOR)
 
 
+@dataclass(frozen=True)
+class Untouched:
+    """The chance that none of a set of findings is used, product(1 - likelihood), kept as a
+    sum of logarithms and a count of certain findings (likelihood 1), so that a product's
+    findings can be taken out of a device's set or added to it without going over the rest:
+    a device with thousands of findings and products stays linear."""
+
+    log_sum: float = 0.0
+    certain: int = 0
+
+    @classmethod
+    def of(cls, likelihoods: Iterable[float]) -> Untouched:
+        log_sum, certain = 0.0, 0
+        for chance in likelihoods:
+            if chance >= 1.0:
+                certain += 1
+            else:
+                log_sum += math.log1p(-chance)
+        return cls(log_sum, certain)
+
+    def plus(self, other: Untouched) -> Untouched:
+        return Untouched(self.log_sum + other.log_sum, self.certain + other.certain)
+
+    def minus(self, other: Untouched) -> Untouched:
+        return Untouched(self.log_sum - other.log_sum, self.certain - other.certain)
+
+    def score(self) -> int:
+        untouched = 0.0 if self.certain > 0 else math.exp(min(self.log_sum, 0.0))
+        # Half up, not to even: the documented rounding, the same on every platform.
+        return min(100, math.floor(100.0 * (1.0 - untouched) + 0.5))
+
+
 def score_of(likelihoods: Iterable[float]) -> int:
-    untouched = 1.0
-    for chance in likelihoods:
-        untouched *= 1.0 - chance
-    # Half up, not to even: the documented rounding, the same on every platform.
-    return min(100, math.floor(100.0 * (1.0 - untouched) + 0.5))
+    return Untouched.of(likelihoods).score()
 
 
 def level_of(score: int) -> str:
@@ -178,22 +207,23 @@ def vulnerability_cvss(session: Session, vulnerability_ids: Sequence[int]) -> di
 
 
 def vulnerability_threats(session: Session, vulnerability_ids: Sequence[int]) -> dict[int, Threat]:
-    """What CISA's KEV catalog says of each vulnerability it lists."""
+    """What CISA's KEV catalog says of each vulnerability it lists.
+
+    The catalog is small (about 1,400 entries) and a device's vulnerabilities can be many
+    thousands, so the whole catalog is read and filtered here rather than asked by id.
+    """
+    wanted = set(vulnerability_ids)
     threats: dict[int, Threat] = {}
-    ids = sorted(set(vulnerability_ids))
-    for start in range(0, len(ids), _IN_CHUNK):
-        rows = session.execute(
-            select(AdvisoryLink.vulnerability_id, Advisory.data)
-            .join(Advisory, Advisory.id == AdvisoryLink.advisory_id)
-            .where(
-                AdvisoryLink.vulnerability_id.in_(ids[start : start + _IN_CHUNK]),
-                Advisory.feed == "kev",
-                Advisory.withdrawn.is_(None),
-            )
-        )
-        for vulnerability_id, data in rows:
-            ransomware = str((data or {}).get("known_ransomware_use") or "").lower() == "known"
-            threats[vulnerability_id] = Threat(True, ransomware, (data or {}).get("due_date"))
+    rows = session.execute(
+        select(AdvisoryLink.vulnerability_id, Advisory.data)
+        .join(Advisory, Advisory.id == AdvisoryLink.advisory_id)
+        .where(Advisory.feed == "kev", Advisory.withdrawn.is_(None))
+    )
+    for vulnerability_id, data in rows:
+        if vulnerability_id not in wanted:
+            continue
+        ransomware = str((data or {}).get("known_ransomware_use") or "").lower() == "known"
+        threats[vulnerability_id] = Threat(True, ransomware, (data or {}).get("due_date"))
     return threats
 
 

@@ -155,36 +155,55 @@ def lowest_fix(
     return None
 
 
-def _package_entries(
-    session: Session, ecosystem: str, package: str, vulnerability_ids: Sequence[int]
-) -> dict[int, list[tuple[list[dict[str, Any]], list[str]]]]:
-    rows = session.execute(
-        select(AdvisoryLink.vulnerability_id, Affected.ranges, Affected.versions)
-        .join(Advisory, Advisory.id == Affected.advisory_id)
-        .join(AdvisoryLink, AdvisoryLink.advisory_id == Advisory.id)
-        .where(
-            Affected.ecosystem == ecosystem,
-            Affected.package == package,
-            Advisory.withdrawn.is_(None),
-            AdvisoryLink.vulnerability_id.in_(sorted(set(vulnerability_ids))),
-        )
-    )
-    found: dict[int, list[tuple[list[dict[str, Any]], list[str]]]] = {}
-    for vulnerability_id, entry_ranges, listed in rows:
-        found.setdefault(vulnerability_id, []).append((entry_ranges or [], listed or []))
+Entries = dict[int, list[tuple[list[dict[str, Any]], list[str]]]]
+_IN_CHUNK = 2_000
+
+
+def package_entries(session: Session, products: Iterable[Product]) -> dict[str, Entries]:
+    """The affected entries (ranges, versions) of each package product, by vulnerability:
+    only the vulnerabilities the product has, read with one query per ecosystem chunk."""
+    wanted: dict[tuple[str, str], tuple[str, set[int]]] = {}
+    for product in products:
+        if product.package is not None:
+            ids = {w.vulnerability_id for w in product.weaknesses}
+            wanted[product.package] = (product.subject, ids)
+    by_ecosystem: dict[str, list[str]] = {}
+    for ecosystem, package in wanted:
+        by_ecosystem.setdefault(ecosystem, []).append(package)
+    found: dict[str, Entries] = {}
+    for ecosystem, names in by_ecosystem.items():
+        for start in range(0, len(names), _IN_CHUNK):
+            rows = session.execute(
+                select(
+                    Affected.package,
+                    AdvisoryLink.vulnerability_id,
+                    Affected.ranges,
+                    Affected.versions,
+                )
+                .join(Advisory, Advisory.id == Affected.advisory_id)
+                .join(AdvisoryLink, AdvisoryLink.advisory_id == Advisory.id)
+                .where(
+                    Affected.ecosystem == ecosystem,
+                    Affected.package.in_(names[start : start + _IN_CHUNK]),
+                    Advisory.withdrawn.is_(None),
+                )
+            )
+            for package, vulnerability_id, entry_ranges, listed in rows:
+                subject, ids = wanted[(ecosystem, package)]
+                if vulnerability_id in ids:
+                    entries = found.setdefault(subject, {})
+                    entries.setdefault(vulnerability_id, []).append(
+                        (entry_ranges or [], listed or [])
+                    )
     return found
 
 
-def product_fix(session: Session, product: Product) -> str | None:
+def product_fix(product: Product, entries: Entries | None) -> str | None:
     """The version to update the product to, or None when no fix is known."""
     installed = sorted({w.version for w in product.weaknesses if w.version})
     known = [fix for fix in product.fixes.values() if fix]
     if product.package is not None:
-        ecosystem, package = product.package
-        scheme = versions.scheme_for(ecosystem)
-        entries = _package_entries(
-            session, ecosystem, package, [w.vulnerability_id for w in product.weaknesses]
-        )
+        scheme = versions.scheme_for(product.package[0])
         if entries:
             return lowest_fix(scheme, installed, entries, known)
     # Programs matched by CPE: each finding's fix is the end of the range it fell in; a
@@ -262,8 +281,9 @@ def refresh_device(session: Session, device_id: str, now: datetime | None = None
         )
     }
 
+    entries = package_entries(session, products.values())
     for subject, product in products.items():
-        fix = product_fix(session, product)
+        fix = product_fix(product, entries.get(subject))
         listed, exploited, ransomware, highest = _weakness_list(product)
         row = stored.get(subject)
         if row is None:
@@ -304,16 +324,15 @@ def refresh_device(session: Session, device_id: str, now: datetime | None = None
 
     found = exposure.assess(session, device_id, now, weaknesses)
     excepted = exposure.excepted_software(session, device_id, now)
-    counted = [w for w in weaknesses if w.software_id not in excepted]
+    total = exposure.Untouched.of(w.likelihood for w in weaknesses if w.software_id not in excepted)
     for subject, product in products.items():
         row = stored[subject]
-        mine = {w.finding_id for w in product.weaknesses}
+        mine = exposure.Untouched.of(w.likelihood for w in product.weaknesses)
         if _in_force(row, now):
-            with_it = exposure.score_of(w.likelihood for w in counted + product.weaknesses)
-            row.exposure_reduction = with_it - found.score
+            # Outside the score now: what it would add back if the exception were lifted.
+            row.exposure_reduction = total.plus(mine).score() - found.score
         else:
-            rest = exposure.score_of(w.likelihood for w in counted if w.finding_id not in mine)
-            row.exposure_reduction = found.score - rest
+            row.exposure_reduction = found.score - total.minus(mine).score()
     device.exposure_score = found.score
     device.exposure_level = found.level
     session.flush()
