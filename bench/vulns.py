@@ -7,7 +7,8 @@ at, below or above their fixed versions) and 1,000 pip packages (PyPI advisory p
 at listed versions), and a Windows 10 device with 300 programs (the desktop products NVD
 names, at old and new versions) and 2,700 pip packages. "match" is matching alone (the
 candidate reads included); "refresh" is the whole device refresh with the findings
-written, commit included, the second time (findings already stored).
+written, commit included, the second time (findings already stored; it includes the
+recommendations and exposure refresh); "recommendations" is that refresh alone.
 
     python -m bench.vulns --repeat 3
 """
@@ -30,7 +31,7 @@ from bench.pgdb import PG_ADMIN, pg_database
 from hostwatch.db import migrate
 from hostwatch.db.engine import make_engine, make_session_factory, transaction
 from hostwatch.devices.models import Device, Software
-from hostwatch.vulns import findings, matching
+from hostwatch.vulns import findings, matching, recommendations
 from hostwatch.vulns.importer import FeedImporter
 from hostwatch.vulns.packages import DeviceRelease
 
@@ -195,6 +196,13 @@ def main() -> None:
                         times.setdefault((name, f"refresh {label}"), []).append(
                             time.perf_counter() - started
                         )
+                        started = time.perf_counter()
+                        with transaction(sessions) as session:
+                            done = recommendations.refresh_device(session, device_id)
+                        times.setdefault((name, f"recommendations {label}"), []).append(
+                            time.perf_counter() - started
+                        )
+                        counts[f"{label} recommendations"] = (done.active, done.exposure.score)
                 finally:
                     engine.dispose()
                     if name == "postgresql":

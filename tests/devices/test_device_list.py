@@ -104,6 +104,8 @@ def test_sidebar_shows_unknowns_as_null_and_no_alerts_as_zero(api: Api) -> None:
         "risk_level": "none",
         "risk_reasons": [],
         "exposure_level": None,
+        "exposure_score": None,
+        "exposure": None,
     }
     assert detail["directory"] is None
     assert detail["logged_on_users"] is None

@@ -22,6 +22,7 @@ from hostwatch.vulns.models import (
     Vulnerability,
     VulnIdentifier,
 )
+from hostwatch.vulns.recommendation_model import Recommendation
 
 __all__ = [
     "Advisory",
@@ -46,6 +47,7 @@ __all__ = [
     "Finding",
     "Incident",
     "LoginSession",
+    "Recommendation",
     "RuleExclusion",
     "Software",
     "User",

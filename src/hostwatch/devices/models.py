@@ -16,6 +16,7 @@ class Device(Base):
     __table_args__ = (
         Index("ix_devices_last_seen", "last_seen"),
         Index("ix_devices_risk_level", "risk_level"),
+        Index("ix_devices_exposure_level", "exposure_level"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -52,6 +53,10 @@ class Device(Base):
     # none, low, medium, high: from the device's active alerts (hostwatch.detection.risk),
     # stored so that the device list filters on it without reading alerts.
     risk_level: Mapped[str] = mapped_column(String(8), default="none", server_default="none")
+    # low, medium, high and a 0-100 score from the device's open vulnerability findings
+    # (hostwatch.vulns.exposure); null until its findings are first refreshed.
+    exposure_level: Mapped[str | None] = mapped_column(String(8), default=None)
+    exposure_score: Mapped[int | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     agent: Mapped[AgentCredential | None] = relationship(back_populates="device", uselist=False)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, and_, cast, false, func, or_, select
+from sqlalchemy import String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from hostwatch.config import Settings
@@ -18,6 +18,8 @@ from hostwatch.detection import risk
 from hostwatch.devices import registry, schemas
 from hostwatch.devices.models import Device, DeviceTag, Software
 from hostwatch.errors import InvalidInput, NotFound
+from hostwatch.vulns import exposure, recommendation_queries
+from hostwatch.vulns.recommendation_model import Recommendation
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The deepest row a page may start at: deep offsets cost a scan, and no one reads that far.
@@ -151,9 +153,8 @@ def _conditions(filters: DeviceFilters, settings: Settings, now: datetime) -> li
     if filters.risk:
         conditions.append(Device.risk_level == filters.risk)
     if filters.exposure:
-        # Limitation: no device is rated for exposure (issue 7) yet, so a filter on it
-        # matches nothing until that rating is stored.
-        conditions.append(false())
+        # Devices never rated (no findings refresh yet) have no level and match no filter.
+        conditions.append(Device.exposure_level == filters.exposure)
     if filters.last_seen_after:
         conditions.append(Device.last_seen >= filters.last_seen_after)
     if filters.last_seen_before:
@@ -239,7 +240,8 @@ def _summary(device: Device, settings: Settings, now: datetime) -> schemas.Devic
         os_version=device.os_version,
         health_state=state,  # type: ignore[arg-type]
         risk_level=device.risk_level,  # type: ignore[arg-type]
-        exposure_level=None,
+        exposure_level=device.exposure_level,  # type: ignore[arg-type]
+        exposure_score=device.exposure_score,
         tags=_tags(device),
         sources=list(device.sources or []),  # type: ignore[arg-type]
         known_from=known_from(device.sources),  # type: ignore[arg-type]
@@ -256,8 +258,48 @@ def get_device(session: Session, device_id: str) -> Device:
     return device
 
 
-def _security(session: Session, device_id: str) -> schemas.SecurityInfo:
+def _exposure(session: Session, device: Device) -> schemas.ExposureInfo | None:
+    """The exposure, assessed now from the stored findings, with the findings driving it."""
+    if device.exposure_level is None:
+        return None
+    now = utcnow()
+    found = exposure.assess(session, device.id, now)
+    active = (
+        session.scalar(
+            select(func.count(Recommendation.id)).where(
+                Recommendation.device_id == device.id,
+                recommendation_queries.status_condition("active", now),
+            )
+        )
+        or 0
+    )
+    return schemas.ExposureInfo(
+        score=found.score,
+        level=found.level,  # type: ignore[arg-type]
+        counted=found.counted,
+        exploited=found.exploited,
+        unknown=found.unknown,
+        excepted=found.excepted,
+        drivers=[
+            schemas.ExposureDriver(
+                vulnerability=w.key,
+                software=w.software,
+                version=w.version,
+                cvss=w.cvss,
+                exploited=w.exploited,
+                ransomware=w.ransomware,
+                weight=round(w.likelihood, 4),
+            )
+            for w in found.drivers
+        ],
+        active_recommendations=active,
+    )
+
+
+def _security(session: Session, device: Device) -> schemas.SecurityInfo:
+    device_id = device.id
     found = risk.security_info(session, device_id)
+    rated = _exposure(session, device)
     return schemas.SecurityInfo(
         open_incidents=found.open_incidents,
         active_alerts=found.active_alerts,
@@ -267,7 +309,10 @@ def _security(session: Session, device_id: str) -> schemas.SecurityInfo:
             schemas.RiskReason(alert_id=r.alert_id, title=r.title, severity=r.severity)
             for r in found.risk_reasons
         ],
-        exposure_level=None,
+        # Assessed now, so the level, the score and their drivers always agree.
+        exposure_level=rated.level if rated else None,
+        exposure_score=rated.score if rated else None,
+        exposure=rated,
     )
 
 
@@ -284,9 +329,7 @@ def device_detail(session: Session, settings: Settings, device_id: str) -> schem
         sources=list(device.sources or []),  # type: ignore[arg-type]
         known_from=known_from(device.sources),  # type: ignore[arg-type]
         tags=_tags(device),
-        # Limitation: exposure arrives with vulnerability matching (issue 7); until then it
-        # is unknown, not low.
-        security=_security(session, device.id),
+        security=_security(session, device),
         details=schemas.DeviceDetails(
             hostname=device.hostname,
             fqdn=device.fqdn,

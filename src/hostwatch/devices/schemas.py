@@ -48,6 +48,7 @@ class DeviceSummary(Out):
     exposure_level: ExposureLevel | None = Field(
         description="null until vulnerabilities are matched"
     )
+    exposure_score: int | None = Field(description="0-100; null until vulnerabilities are matched")
     tags: list[TagOut]
     sources: list[DeviceSource]
     known_from: KnownFrom | None = Field(description="null when no source is recorded")
@@ -68,6 +69,29 @@ class RiskReason(Out):
     severity: str
 
 
+class ExposureDriver(Out):
+    """An open finding, among those that weigh most in the exposure score."""
+
+    vulnerability: str
+    software: str
+    version: str
+    cvss: float | None = Field(description="null: no feed gives a vector; scored as 5.0")
+    exploited: bool = Field(description="listed in CISA's known exploited vulnerabilities")
+    ransomware: bool
+    weight: float = Field(description="the finding's likelihood term, 0-1")
+
+
+class ExposureInfo(Out):
+    score: int = Field(description="0-100; see hostwatch.vulns.exposure for the formula")
+    level: ExposureLevel
+    counted: int = Field(description="affected findings in the score")
+    exploited: int = Field(description="of which CISA lists as exploited")
+    unknown: int = Field(description="findings of unknown status: shown, not counted")
+    excepted: int = Field(description="affected findings under a recommendation exception")
+    drivers: list[ExposureDriver] = Field(description="the heaviest findings first (at most 5)")
+    active_recommendations: int
+
+
 class SecurityInfo(Out):
     open_incidents: int | None
     active_alerts: int | None
@@ -79,6 +103,10 @@ class SecurityInfo(Out):
         description="the active alerts that set the risk level, newest first (at most 5)"
     )
     exposure_level: ExposureLevel | None
+    exposure_score: int | None = Field(
+        description="0-100 from the open vulnerability findings; null until they are matched"
+    )
+    exposure: ExposureInfo | None = Field(description="what drives the exposure score")
 
 
 class Resources(Out):

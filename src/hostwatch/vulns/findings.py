@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from hostwatch.db.base import utcnow
 from hostwatch.devices.models import Device, Software
-from hostwatch.vulns import facts, matching
+from hostwatch.vulns import facts, matching, recommendations
 from hostwatch.vulns.models import Finding
 from hostwatch.vulns.packages import DeviceRelease
 
@@ -102,6 +102,8 @@ def refresh_device(session: Session, device_id: str) -> RefreshResult:
         adding = insert(_FINDINGS).values(first_seen=now, last_seen=now)
         for start in range(0, len(added), _ROWS):
             connection.execute(adding, added[start : start + _ROWS])
+
+    recommendations.refresh_device(session, device_id, now)
 
     affected = sum(1 for f in combined.values() if f["status"] == matching.AFFECTED)
     log.info(

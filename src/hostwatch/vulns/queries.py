@@ -16,7 +16,7 @@ from hostwatch.db.base import UTCDateTime, utcnow
 from hostwatch.devices.models import Device, Software
 from hostwatch.errors import InvalidInput, NotFound
 from hostwatch.vulns import evidence as evidence_text
-from hostwatch.vulns import schemas
+from hostwatch.vulns import recommendations, schemas
 from hostwatch.vulns.models import Advisory, AdvisoryLink, Finding, Vulnerability, VulnIdentifier
 
 MAX_OFFSET = 100_000
@@ -392,6 +392,8 @@ def mark_finding(
     finding.marked_by = actor
     finding.marked_at = now
     session.flush()
+    # A marked finding no longer counts: recommendations and the stored exposure follow.
+    recommendations.refresh_device(session, finding.device_id, now)
     changes = {
         "device_id": finding.device_id,
         "status": [before, patch.status],

@@ -20,6 +20,10 @@ import type {
   ProcessTree,
   FindingPatch,
   SoftwareDetail,
+  RecommendationDetail,
+  RecommendationListQuery,
+  RecommendationPage,
+  RecommendationPatch,
   SoftwareListQuery,
   SoftwarePage,
   Tag,
@@ -250,6 +254,31 @@ export function getAlert(alertId: string, signal?: AbortSignal): Promise<AlertDe
 
 export function patchAlert(alertId: string, patch: AlertPatch): Promise<AlertDetail> {
   return request<AlertDetail>(`/alerts/${encodeURIComponent(alertId)}`, {
+    method: 'PATCH',
+    body: patch,
+  });
+}
+
+export function listDeviceRecommendations(
+  deviceId: string,
+  query: RecommendationListQuery,
+  signal?: AbortSignal,
+): Promise<RecommendationPage> {
+  return request<RecommendationPage>(
+    `/devices/${encodeURIComponent(deviceId)}/recommendations${queryString({ ...query })}`,
+    { signal },
+  );
+}
+
+export function getRecommendation(id: number, signal?: AbortSignal): Promise<RecommendationDetail> {
+  return request<RecommendationDetail>(`/recommendations/${encodeURIComponent(id)}`, { signal });
+}
+
+export function patchRecommendation(
+  id: number,
+  patch: RecommendationPatch,
+): Promise<RecommendationDetail> {
+  return request<RecommendationDetail>(`/recommendations/${encodeURIComponent(id)}`, {
     method: 'PATCH',
     body: patch,
   });

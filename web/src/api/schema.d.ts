@@ -693,6 +693,41 @@ export interface paths {
         patch: operations["patch_finding_api_findings__finding_id__patch"];
         trace?: never;
     };
+    "/api/devices/{device_id}/recommendations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Device Recommendations */
+        get: operations["list_device_recommendations_api_devices__device_id__recommendations_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/recommendations/{recommendation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Recommendation */
+        get: operations["get_recommendation_api_recommendations__recommendation_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Patch Recommendation */
+        patch: operations["patch_recommendation_api_recommendations__recommendation_id__patch"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1005,6 +1040,19 @@ export interface components {
                 [key: string]: number;
             };
         };
+        /** ComponentOut */
+        ComponentOut: {
+            /** Software Id */
+            software_id: number;
+            /** Name */
+            name: string;
+            /** Version */
+            version: string | null;
+            /** Arch */
+            arch: string | null;
+            /** Install Path */
+            install_path: string | null;
+        };
         /** DeviceDetail */
         DeviceDetail: {
             /** Id */
@@ -1110,6 +1158,11 @@ export interface components {
              * @description null until vulnerabilities are matched
              */
             exposure_level: ("low" | "medium" | "high") | null;
+            /**
+             * Exposure Score
+             * @description 0-100; null until vulnerabilities are matched
+             */
+            exposure_score: number | null;
             /** Tags */
             tags: components["schemas"]["TagOut"][];
             /** Sources */
@@ -1329,6 +1382,19 @@ export interface components {
              */
             reason: string | null;
         };
+        /** ExceptionOut */
+        ExceptionOut: {
+            /** Justification */
+            justification: string;
+            /** Expires At */
+            expires_at: string | null;
+            /** Created By */
+            created_by: string | null;
+            /** Created At */
+            created_at: string | null;
+            /** Expired */
+            expired: boolean;
+        };
         /** ExclusionIn */
         ExclusionIn: {
             /** Device Id */
@@ -1366,6 +1432,75 @@ export interface components {
             created_at: string;
             /** Active */
             active: boolean;
+        };
+        /**
+         * ExposureDriver
+         * @description An open finding, among those that weigh most in the exposure score.
+         */
+        ExposureDriver: {
+            /** Vulnerability */
+            vulnerability: string;
+            /** Software */
+            software: string;
+            /** Version */
+            version: string;
+            /**
+             * Cvss
+             * @description null: no feed gives a vector; scored as 5.0
+             */
+            cvss: number | null;
+            /**
+             * Exploited
+             * @description listed in CISA's known exploited vulnerabilities
+             */
+            exploited: boolean;
+            /** Ransomware */
+            ransomware: boolean;
+            /**
+             * Weight
+             * @description the finding's likelihood term, 0-1
+             */
+            weight: number;
+        };
+        /** ExposureInfo */
+        ExposureInfo: {
+            /**
+             * Score
+             * @description 0-100; see hostwatch.vulns.exposure for the formula
+             */
+            score: number;
+            /**
+             * Level
+             * @enum {string}
+             */
+            level: "low" | "medium" | "high";
+            /**
+             * Counted
+             * @description affected findings in the score
+             */
+            counted: number;
+            /**
+             * Exploited
+             * @description of which CISA lists as exploited
+             */
+            exploited: number;
+            /**
+             * Unknown
+             * @description findings of unknown status: shown, not counted
+             */
+            unknown: number;
+            /**
+             * Excepted
+             * @description affected findings under a recommendation exception
+             */
+            excepted: number;
+            /**
+             * Drivers
+             * @description the heaviest findings first (at most 5)
+             */
+            drivers: components["schemas"]["ExposureDriver"][];
+            /** Active Recommendations */
+            active_recommendations: number;
         };
         /**
          * FindingPatch
@@ -1842,6 +1977,160 @@ export interface components {
              */
             truncated: boolean;
         };
+        /** RecommendationDetail */
+        RecommendationDetail: {
+            /** Id */
+            id: number;
+            /** Device Id */
+            device_id: string;
+            /** Device Name */
+            device_name: string;
+            /** Source */
+            source: string;
+            /** Title */
+            title: string;
+            /** Component */
+            component: string;
+            /** Vendor */
+            vendor: string | null;
+            /** Software Source */
+            software_source: string | null;
+            /** Fixed Version */
+            fixed_version: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "exception" | "resolved";
+            /** Weakness Count */
+            weakness_count: number;
+            /** Exploited Count */
+            exploited_count: number;
+            /** Ransomware Count */
+            ransomware_count: number;
+            /** Threats */
+            threats: ("exploited" | "ransomware")[];
+            /** Highest Cvss */
+            highest_cvss: number | null;
+            /** Exposure Reduction */
+            exposure_reduction: number;
+            /** Installed Versions */
+            installed_versions: string[];
+            /**
+             * Components
+             * @description the installs it covers, with paths
+             */
+            components: components["schemas"]["ComponentOut"][];
+            /** Weaknesses */
+            weaknesses: components["schemas"]["WeaknessOut"][];
+            /**
+             * How To Apply
+             * @description steps, in order; commands are shell-quoted
+             */
+            how_to_apply: string[];
+            exception: components["schemas"]["ExceptionOut"] | null;
+            /**
+             * First Seen
+             * Format: date-time
+             */
+            first_seen: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Resolved At */
+            resolved_at: string | null;
+        };
+        /**
+         * RecommendationItem
+         * @description One recommendation in a list. With `fields`, only `id` and the fields asked for.
+         */
+        RecommendationItem: {
+            /** Id */
+            id: number;
+            /** Title */
+            title?: string | null;
+            /**
+             * Source
+             * @description vulnerability; configuration later
+             */
+            source?: string | null;
+            /**
+             * Component
+             * @description the related component
+             */
+            component?: string | null;
+            /** Vendor */
+            vendor?: string | null;
+            /** Software Source */
+            software_source?: string | null;
+            /** Installed Versions */
+            installed_versions?: string[] | null;
+            /**
+             * Fixed Version
+             * @description null: no fix available
+             */
+            fixed_version?: string | null;
+            /** Weakness Count */
+            weakness_count?: number | null;
+            /**
+             * Weaknesses
+             * @description the CVEs addressed
+             */
+            weaknesses?: string[] | null;
+            /**
+             * Threats
+             * @description exploited: a CVE is in CISA KEV; ransomware: known use
+             */
+            threats?: ("exploited" | "ransomware")[] | null;
+            /** Exploited Count */
+            exploited_count?: number | null;
+            /** Highest Cvss */
+            highest_cvss?: number | null;
+            /**
+             * Exposure Reduction
+             * @description points the device's exposure score drops by once applied
+             */
+            exposure_reduction?: number | null;
+            /**
+             * Status
+             * @description an exception past its expiry is active again
+             */
+            status?: ("active" | "exception" | "resolved") | null;
+            /** Exception Expires */
+            exception_expires?: string | null;
+            /** First Seen */
+            first_seen?: string | null;
+            /** Updated At */
+            updated_at?: string | null;
+            /** Resolved At */
+            resolved_at?: string | null;
+        };
+        /** RecommendationPage */
+        RecommendationPage: {
+            /** Items */
+            items: components["schemas"]["RecommendationItem"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+            /** Total */
+            total: number;
+        };
+        /**
+         * RecommendationPatch
+         * @description File an exception (justification required, expiry optional) or make it active again.
+         */
+        RecommendationPatch: {
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "exception";
+            /** Justification */
+            justification?: string | null;
+            /** Expires At */
+            expires_at?: string | null;
+        };
         /** Reference */
         Reference: {
             /**
@@ -1966,6 +2255,13 @@ export interface components {
             risk_reasons: components["schemas"]["RiskReason"][];
             /** Exposure Level */
             exposure_level: ("low" | "medium" | "high") | null;
+            /**
+             * Exposure Score
+             * @description 0-100 from the open vulnerability findings; null until they are matched
+             */
+            exposure_score: number | null;
+            /** @description what drives the exposure score */
+            exposure: components["schemas"]["ExposureInfo"] | null;
         };
         /** SoftwareDetail */
         SoftwareDetail: {
@@ -2454,6 +2750,26 @@ export interface components {
             next_cursor: string | null;
             /** Total */
             total: number;
+        };
+        /** WeaknessOut */
+        WeaknessOut: {
+            /** Vulnerability Id */
+            vulnerability_id: number;
+            /** Key */
+            key: string;
+            /** Cvss */
+            cvss: number | null;
+            /** Exploited */
+            exploited: boolean;
+            /** Ransomware */
+            ransomware: boolean;
+            /**
+             * Fixed Version
+             * @description the lowest fix of this CVE alone
+             */
+            fixed_version: string | null;
+            /** Installed Versions */
+            installed_versions: string[];
         };
     };
     responses: never;
@@ -3966,6 +4282,111 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["VulnerabilityDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_device_recommendations_api_devices__device_id__recommendations_get: {
+        parameters: {
+            query?: {
+                status?: ("active" | "exception" | "resolved")[] | null;
+                sort?: "exposure_reduction" | "-exposure_reduction" | "weakness_count" | "-weakness_count" | "highest_cvss" | "-highest_cvss" | "title" | "-title" | "status" | "-status" | "updated_at" | "-updated_at";
+                limit?: number;
+                cursor?: string | null;
+                offset?: number | null;
+                /** @description columns wanted; repeat or comma-separate */
+                fields?: string[] | null;
+            };
+            header?: never;
+            path: {
+                device_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecommendationPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_recommendation_api_recommendations__recommendation_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                recommendation_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecommendationDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    patch_recommendation_api_recommendations__recommendation_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                recommendation_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RecommendationPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecommendationDetail"];
                 };
             };
             /** @description Validation Error */

@@ -103,6 +103,19 @@ export type AlertStatus = AlertDetail['status'];
 export type AlertClassification = NonNullable<AlertDetail['classification']>;
 export type AlertDetermination = NonNullable<AlertDetail['determination']>;
 export type RiskReason = Schemas['RiskReason'];
+export type ExposureInfo = Schemas['ExposureInfo'];
+export type ExposureDriver = Schemas['ExposureDriver'];
+
+export type RecommendationListQuery = NonNullable<
+  operations['list_device_recommendations_api_devices__device_id__recommendations_get']['parameters']['query']
+>;
+export type RecommendationSort = NonNullable<RecommendationListQuery['sort']>;
+/** One row of a recommendation list: with `fields`, only `id` and the fields asked for. */
+export type RecommendationItem = Schemas['RecommendationItem'];
+export type RecommendationPage = Schemas['RecommendationPage'];
+export type RecommendationDetail = Schemas['RecommendationDetail'];
+export type RecommendationPatch = Schemas['RecommendationPatch'];
+export type RecommendationStatus = RecommendationDetail['status'];
 
 export type Preferences = Schemas['Preferences-Output'];
 export type PreferencesUpdate = Schemas['Preferences-Input'];

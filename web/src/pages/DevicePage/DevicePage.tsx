@@ -19,6 +19,7 @@ import { AlertsTab } from './AlertsTab';
 import { DeviceSidebar } from './DeviceSidebar';
 import { OverviewTab } from './OverviewTab';
 import { readTab, tabParams, tabsFor } from './profileTabs';
+import { RecommendationsTab } from './RecommendationsTab';
 import type { ProfileTabId } from './profileTabs';
 import { SoftwareTab } from './SoftwareTab';
 import { TimelineTab } from './TimelineTab';
@@ -95,6 +96,9 @@ function DeviceProfile({ device, onChanged }: DeviceProfileProps) {
             {tab === 'alerts' && <AlertsTab device={device} onChanged={onChanged} />}
             {tab === 'timeline' && <TimelineTab device={device} />}
             {tab === 'software' && <SoftwareTab device={device} />}
+            {tab === 'recommendations' && (
+              <RecommendationsTab device={device} onChanged={onChanged} />
+            )}
             {tab === 'vulnerabilities' && <VulnerabilitiesTab device={device} />}
           </div>
         </section>

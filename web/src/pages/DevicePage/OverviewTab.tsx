@@ -13,7 +13,6 @@ import type { AgentInfo, DeviceDetail } from '../../api/types';
 import { AppLink } from '../../components/AppLink/AppLink';
 import { DateTime } from '../../components/DateTime/DateTime';
 import { ErrorState } from '../../components/ErrorState/ErrorState';
-import { LevelBadge } from '../../components/LevelBadge/LevelBadge';
 import { LoadingState } from '../../components/LoadingState/LoadingState';
 import { NotKnown } from '../../components/NotKnown/NotKnown';
 import { PropertyList } from '../../components/PropertyList/PropertyList';
@@ -23,7 +22,7 @@ import { formatBytes, formatCount, formatPercent } from '../../lib/format';
 import { osLabel, sourceLabel } from '../../lib/labels';
 import { SeverityBadge } from './AlertsTab';
 import { NOT_COMPUTED, agentFactNote, softwareNote } from './deviceNotes';
-import { RiskWithReasons } from './SidebarSections';
+import { ExposureWithDrivers, RiskWithReasons } from './SidebarSections';
 
 const useStyles = makeStyles({
   grid: {
@@ -192,7 +191,11 @@ export function OverviewTab({ device }: { device: DeviceDetail }) {
               value: <RiskWithReasons security={security} />,
               testId: 'overview-risk',
             },
-            { label: 'Exposure level', value: <LevelBadge level={security?.exposure_level} /> },
+            {
+              label: 'Exposure level',
+              value: <ExposureWithDrivers security={security} />,
+              testId: 'overview-exposure',
+            },
           ]}
         />
       </Card>

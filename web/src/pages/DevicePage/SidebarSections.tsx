@@ -30,6 +30,7 @@ import {
   noAgentExplanation,
   usersNote,
 } from './deviceNotes';
+import { driverText, exposureSummary } from './recommendationText';
 
 const useStyles = makeStyles({
   group: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalXS },
@@ -150,6 +151,44 @@ export function RiskWithReasons({ security }: { security: SecurityInfo }) {
   );
 }
 
+/**
+ * The exposure level with its score, and the findings that drive it behind a disclosure,
+ * so the number explains itself without crowding the sidebar.
+ */
+export function ExposureWithDrivers({ security }: { security: SecurityInfo }) {
+  const styles = useStyles();
+  const info = security.exposure;
+  return (
+    <div className={styles.group}>
+      <span>
+        <LevelBadge level={security.exposure_level} />
+        {security.exposure_score != null && (
+          <>
+            {' '}
+            <span data-testid="exposure-score">{security.exposure_score} / 100</span>
+          </>
+        )}
+      </span>
+      {info != null && (
+        <details data-testid="exposure-drivers">
+          <summary>{exposureSummary(info)}</summary>
+          {info.drivers.length === 0 ? (
+            <NotKnown>No open vulnerability findings</NotKnown>
+          ) : (
+            <ul className={styles.reasons}>
+              {info.drivers.map((driver) => (
+                <li key={`${driver.vulnerability}:${driver.software}:${driver.version}`}>
+                  {driverText(driver)}
+                </li>
+              ))}
+            </ul>
+          )}
+        </details>
+      )}
+    </div>
+  );
+}
+
 export function SecuritySection({ security }: { security: SecurityInfo }) {
   const counts = severityCounts(security.active_alerts_by_severity);
   return (
@@ -175,7 +214,11 @@ export function SecuritySection({ security }: { security: SecurityInfo }) {
           value: <RiskWithReasons security={security} />,
           testId: 'security-risk',
         },
-        { label: 'Exposure level', value: <LevelBadge level={security.exposure_level} /> },
+        {
+          label: 'Exposure level',
+          value: <ExposureWithDrivers security={security} />,
+          testId: 'security-exposure',
+        },
       ]}
     />
   );

@@ -6,7 +6,14 @@ const ids = (knownFrom: Parameters<typeof tabsFor>[0]) => tabsFor(knownFrom).map
 
 describe('tabsFor', () => {
   it('shows endpoint tabs for devices known from the endpoint', () => {
-    const endpoint = ['overview', 'alerts', 'timeline', 'software', 'vulnerabilities'];
+    const endpoint = [
+      'overview',
+      'alerts',
+      'timeline',
+      'recommendations',
+      'software',
+      'vulnerabilities',
+    ];
     expect(ids('endpoint')).toEqual(endpoint);
     expect(ids('both')).toEqual(endpoint);
   });

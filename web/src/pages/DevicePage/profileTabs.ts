@@ -3,7 +3,8 @@
 // not built yet are absent, not placeholders.
 import type { KnownFrom } from '../../api/types';
 
-export type ProfileTabId = 'overview' | 'alerts' | 'timeline' | 'software' | 'vulnerabilities';
+export type ProfileTabId =
+  'overview' | 'alerts' | 'timeline' | 'recommendations' | 'software' | 'vulnerabilities';
 
 export interface ProfileTab {
   id: ProfileTabId;
@@ -16,6 +17,7 @@ export const PROFILE_TABS: readonly ProfileTab[] = [
   // Directory-only devices can have identity alerts, so every device has the tab.
   { id: 'alerts', label: 'Alerts', endpointOnly: false },
   { id: 'timeline', label: 'Timeline', endpointOnly: true },
+  { id: 'recommendations', label: 'Security recommendations', endpointOnly: true },
   { id: 'software', label: 'Software inventory', endpointOnly: true },
   { id: 'vulnerabilities', label: 'Discovered vulnerabilities', endpointOnly: true },
 ];
