@@ -86,6 +86,20 @@ export type AlertStatus = AlertDetail['status'];
 export type AlertClassification = NonNullable<AlertDetail['classification']>;
 export type AlertDetermination = NonNullable<AlertDetail['determination']>;
 export type RiskReason = Schemas['RiskReason'];
+/** The all-devices alert queue's query: the device list's filters plus rule, device and time. */
+export type AlertQueueQuery = NonNullable<
+  operations['list_alerts_api_alerts_get']['parameters']['query']
+>;
+
+export type IncidentListQuery = NonNullable<
+  operations['list_incidents_api_incidents_get']['parameters']['query']
+>;
+export type IncidentItem = Schemas['IncidentItem'];
+export type IncidentPage = Schemas['IncidentPage'];
+export type IncidentDetail = Schemas['IncidentDetail'];
+export type IncidentAlert = Schemas['IncidentAlert'];
+export type IncidentPatch = Schemas['IncidentPatch'];
+export type IncidentStatus = IncidentItem['status'];
 
 export type Preferences = Schemas['Preferences-Output'];
 export type PreferencesUpdate = Schemas['Preferences-Input'];
