@@ -7,6 +7,7 @@ import pytest
 from hostwatch.auth.roles import Role
 from hostwatch.db.engine import transaction
 from hostwatch.detection.service import detect
+from hostwatch.devices.models import Device
 from tests.detection.alerting import add_device, at, import_test_rules, process_event, store
 from tests.helpers import Api
 
@@ -18,6 +19,7 @@ def viewer(api: Api) -> dict[str, str]:
         import_test_rules(session)
         app = add_device(session, "APP-01")
         db = add_device(session, "db-02")
+        session.get(Device, db).fqdn = "db-02.corp.example"  # type: ignore[union-attr]
         detect(session, app, store(session, app, process_event(0, "whoami.exe", guid="{a}")))
         detect(session, db, store(session, db, process_event(180, "net.exe", guid="{b}")))
     return api.token_for("vera", Role.viewer)
@@ -31,6 +33,7 @@ def _titles(api: Api, headers: dict[str, str], **params: str) -> list[str]:
 
 def test_alert_queue_searches_device_names_ignoring_case(api: Api, viewer: dict[str, str]) -> None:
     assert _titles(api, viewer, device_search="app") == ["Whoami Run"]
+    assert _titles(api, viewer, device_search="CORP.example") == ["Net Run"]
     assert _titles(api, viewer, device_search="DB-0") == ["Net Run"]
     assert _titles(api, viewer, device_search="-0") == ["Net Run", "Whoami Run"]
     # The search is text, not a pattern.

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, case, func, select
+from sqlalchemy import Row, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from hostwatch.db import paging
@@ -63,7 +63,7 @@ class AlertFilters:
     statuses: tuple[str, ...] = ()
     assignee: str | None = None
     rule_id: str | None = None
-    # Text in the device's name (case-insensitive), for a search box across devices.
+    # Text in the device's host name or FQDN (case-insensitive), for a search box.
     device_search: str | None = None
     # Alerts whose activity overlaps [active_from, active_to).
     active_from: datetime | None = None
@@ -123,7 +123,10 @@ def _conditions(filters: AlertFilters) -> list[Any]:
         conditions.append(
             Alert.device_id.in_(
                 select(Device.id).where(
-                    func.lower(Device.hostname).contains(needle, autoescape=True)
+                    or_(
+                        func.lower(Device.hostname).contains(needle, autoescape=True),
+                        func.lower(Device.fqdn).contains(needle, autoescape=True),
+                    )
                 )
             )
         )

@@ -81,7 +81,7 @@ def list_alerts(
     rule: Annotated[str | None, Query(max_length=64, description="rule id")] = None,
     device: Annotated[str | None, Query(max_length=36, description="device id")] = None,
     device_search: Annotated[
-        str | None, Query(max_length=256, description="text in the device's name")
+        str | None, Query(max_length=256, description="text in the device's name or FQDN")
     ] = None,
     from_: Annotated[
         Time | None,

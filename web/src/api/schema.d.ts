@@ -3193,7 +3193,7 @@ export interface operations {
                 rule?: string | null;
                 /** @description device id */
                 device?: string | null;
-                /** @description text in the device's name */
+                /** @description text in the device's name or FQDN */
                 device_search?: string | null;
                 /** @description activity at or after; ISO 8601 with a zone */
                 from?: string | null;

@@ -16,10 +16,10 @@ import type { FormEvent, ReactNode } from 'react';
 
 import { getAlert, getProcessTree, patchAlert } from '../../api/client';
 import type { AlertDetail, AlertPatch } from '../../api/types';
-import { AppLink } from '../../components/AppLink/AppLink';
 import { DateTime } from '../../components/DateTime/DateTime';
 import { ErrorState } from '../../components/ErrorState/ErrorState';
 import { Flyout } from '../../components/Flyout/Flyout';
+import { FlyoutLink } from '../../components/FlyoutLink/FlyoutLink';
 import { LoadingState } from '../../components/LoadingState/LoadingState';
 import { NotKnown } from '../../components/NotKnown/NotKnown';
 import { ProcessTree } from '../../components/ProcessTree/ProcessTree';
@@ -74,25 +74,28 @@ function Section({ id, title, children }: { id: string; title: string; children:
 }
 
 /** The alert's device and incident as links, for the pages that list every device's alerts. */
-function Whereabouts({ alert }: { alert: AlertDetail }) {
+function Whereabouts({ alert, onLeave }: { alert: AlertDetail; onLeave: () => void }) {
   return (
     <PropertyList
       items={[
         {
           label: 'Device',
           value: (
-            <AppLink to={`/devices/${encodeURIComponent(alert.device_id)}`}>
+            <FlyoutLink to={`/devices/${encodeURIComponent(alert.device_id)}`} onLeave={onLeave}>
               {alert.device_name}
-            </AppLink>
+            </FlyoutLink>
           ),
           testId: 'alert-device',
         },
         {
           label: 'Incident',
           value: alert.incident ? (
-            <AppLink to={`/incidents?item=${encodeURIComponent(alert.incident.id)}`}>
+            <FlyoutLink
+              to={`/incidents?item=${encodeURIComponent(alert.incident.id)}`}
+              onLeave={onLeave}
+            >
               {alert.incident.title}
-            </AppLink>
+            </FlyoutLink>
           ) : (
             <NotKnown>None</NotKnown>
           ),
@@ -335,16 +338,17 @@ interface AlertBodyProps {
   alert: AlertDetail;
   onSaved: () => void;
   showDevice: boolean;
+  onLeave: () => void;
 }
 
-function AlertBody({ alert, onSaved, showDevice }: AlertBodyProps) {
+function AlertBody({ alert, onSaved, showDevice, onLeave }: AlertBodyProps) {
   const styles = useStyles();
   const user = useCurrentUser();
   const first = alert.events[0]?.id;
   const prefix = `alert-${alert.id}`;
   return (
     <div className={styles.body} data-testid="alert-flyout">
-      {showDevice && <Whereabouts alert={alert} />}
+      {showDevice && <Whereabouts alert={alert} onLeave={onLeave} />}
       <Summary alert={alert} />
       <Section id={`${prefix}-triage`} title="Manage alert">
         {roleAllows(user.role, 'analyst') ? (
@@ -405,6 +409,7 @@ export function AlertFlyout({ alertId, onClose, onChanged, showDevice = false }:
         <AlertBody
           alert={result.data}
           showDevice={showDevice}
+          onLeave={onClose}
           onSaved={() => {
             retry();
             onChanged();

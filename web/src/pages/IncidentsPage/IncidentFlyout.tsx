@@ -20,7 +20,7 @@ import type { FormEvent } from 'react';
 
 import { getIncident, patchIncident } from '../../api/client';
 import type { IncidentDetail, IncidentStatus } from '../../api/types';
-import { AppLink } from '../../components/AppLink/AppLink';
+import { FlyoutLink } from '../../components/FlyoutLink/FlyoutLink';
 import { DateTime } from '../../components/DateTime/DateTime';
 import { ErrorState } from '../../components/ErrorState/ErrorState';
 import { Flyout } from '../../components/Flyout/Flyout';
@@ -47,13 +47,15 @@ const useStyles = makeStyles({
 });
 
 /** Unique device links of the incident, from its alerts (the list only has names). */
-function deviceLinks(incident: IncidentDetail) {
+function deviceLinks(incident: IncidentDetail, onLeave: () => void) {
   const seen = new Map<string, string>();
   for (const alert of incident.alerts) seen.set(alert.device_id, alert.device_name);
   return [...seen.entries()].map(([id, name], index) => (
     <span key={id}>
       {index > 0 && ', '}
-      <AppLink to={`/devices/${encodeURIComponent(id)}`}>{name}</AppLink>
+      <FlyoutLink to={`/devices/${encodeURIComponent(id)}`} onLeave={onLeave}>
+        {name}
+      </FlyoutLink>
     </span>
   ));
 }
@@ -122,7 +124,7 @@ function StatusForm({ incident, onSaved }: { incident: IncidentDetail; onSaved: 
   );
 }
 
-function IncidentAlerts({ incident }: { incident: IncidentDetail }) {
+function IncidentAlerts({ incident, onLeave }: { incident: IncidentDetail; onLeave: () => void }) {
   const styles = useStyles();
   return (
     <div className={styles.scroll}>
@@ -142,16 +144,21 @@ function IncidentAlerts({ incident }: { incident: IncidentDetail }) {
           {incident.alerts.map((alert) => (
             <TableRow key={alert.id} data-testid="incident-alert" data-alert-id={alert.id}>
               <TableCell className={styles.cell}>
-                <AppLink to={`/alerts?item=${encodeURIComponent(alert.id)}`}>{alert.title}</AppLink>
+                <FlyoutLink to={`/alerts?item=${encodeURIComponent(alert.id)}`} onLeave={onLeave}>
+                  {alert.title}
+                </FlyoutLink>
               </TableCell>
               <TableCell className={styles.cell}>
                 <SeverityBadge severity={alert.severity} />
               </TableCell>
               <TableCell className={styles.cell}>{alertStatusLabel(alert.status)}</TableCell>
               <TableCell className={styles.cell}>
-                <AppLink to={`/devices/${encodeURIComponent(alert.device_id)}`}>
+                <FlyoutLink
+                  to={`/devices/${encodeURIComponent(alert.device_id)}`}
+                  onLeave={onLeave}
+                >
                   {alert.device_name}
-                </AppLink>
+                </FlyoutLink>
               </TableCell>
               <TableCell className={styles.cell}>
                 {alert.user ?? <NotKnown>None</NotKnown>}
@@ -170,7 +177,13 @@ function IncidentAlerts({ incident }: { incident: IncidentDetail }) {
   );
 }
 
-function IncidentBody({ incident, onSaved }: { incident: IncidentDetail; onSaved: () => void }) {
+interface IncidentBodyProps {
+  incident: IncidentDetail;
+  onSaved: () => void;
+  onLeave: () => void;
+}
+
+function IncidentBody({ incident, onSaved, onLeave }: IncidentBodyProps) {
   const styles = useStyles();
   const user = useCurrentUser();
   const prefix = `incident-${incident.id}`;
@@ -184,7 +197,7 @@ function IncidentBody({ incident, onSaved }: { incident: IncidentDetail; onSaved
             value: incidentStatusLabel(incident.status),
             testId: 'incident-status',
           },
-          { label: 'Devices', value: deviceLinks(incident), testId: 'incident-devices' },
+          { label: 'Devices', value: deviceLinks(incident, onLeave), testId: 'incident-devices' },
           {
             label: 'Users',
             value: incident.users.length ? incident.users.join(', ') : <NotKnown>None</NotKnown>,
@@ -215,7 +228,7 @@ function IncidentBody({ incident, onSaved }: { incident: IncidentDetail; onSaved
         <Subtitle2 as="h3" id={`${prefix}-alerts`} className={styles.heading}>
           Alerts, and why each was linked
         </Subtitle2>
-        <IncidentAlerts incident={incident} />
+        <IncidentAlerts incident={incident} onLeave={onLeave} />
       </section>
     </div>
   );
@@ -244,6 +257,7 @@ export function IncidentFlyout({ incidentId, onClose, onChanged }: IncidentFlyou
       {result.status === 'ok' && result.data !== null && (
         <IncidentBody
           incident={result.data}
+          onLeave={onClose}
           onSaved={() => {
             retry();
             onChanged();
