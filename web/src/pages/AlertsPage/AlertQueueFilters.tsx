@@ -5,7 +5,7 @@ import type { AlertSeverity, AlertStatus } from '../../api/types';
 import { TableSearch } from '../../components/DataTable/TableSearch';
 import { DateRangePicker } from '../../components/DateRangePicker/DateRangePicker';
 import { ALERT_STATUSES, SEVERITIES, alertStatusLabel, severityLabel } from '../../lib/alertLabels';
-import type { ActivityRange, AlertQueueState, QueueChange } from './alertQueueState';
+import type { ActivityRange, AlertQueueState, QueueChange, QueueFilters } from './alertQueueState';
 
 const useStyles = makeStyles({
   filter: { minWidth: '150px' },
@@ -33,8 +33,8 @@ interface AlertQueueFiltersProps {
 export function AlertQueueFilters({ state, now, onChange }: AlertQueueFiltersProps) {
   const styles = useStyles();
   const ids = { severity: useId(), status: useId(), range: useId() };
-  const typed = (filters: QueueChange & { filters: object }) =>
-    onChange(filters, { replace: true });
+  // Typed text replaces the address entry rather than adding one per pause in typing.
+  const typed = (filters: QueueFilters) => onChange({ filters }, { replace: true });
 
   return (
     <>
@@ -89,14 +89,14 @@ export function AlertQueueFilters({ state, now, onChange }: AlertQueueFiltersPro
         label="Device"
         placeholder="Device name"
         value={state.device}
-        onSearch={(device) => typed({ filters: { device } })}
+        onSearch={(device) => typed({ device })}
         testId="filter-device"
       />
       <TableSearch
         label="Assigned to"
         placeholder="User name"
         value={state.assignee}
-        onSearch={(assignee) => typed({ filters: { assignee } })}
+        onSearch={(assignee) => typed({ assignee })}
         testId="filter-assignee"
       />
       <Checkbox
@@ -110,7 +110,7 @@ export function AlertQueueFilters({ state, now, onChange }: AlertQueueFiltersPro
         label="Rule"
         placeholder="Rule id"
         value={state.rule}
-        onSearch={(rule) => typed({ filters: { rule } })}
+        onSearch={(rule) => typed({ rule })}
         testId="filter-rule"
       />
       {state.range === 'custom' && (

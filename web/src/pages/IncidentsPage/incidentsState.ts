@@ -14,7 +14,10 @@ import type { TableChange } from '../../components/DataTable/tableState';
 import { SEVERITIES } from '../../lib/alertLabels';
 
 export const INCIDENT_STATUSES: readonly IncidentStatus[] = ['active', 'in_progress', 'resolved'];
-/** The list is newest activity first; the server offers no other order. */
+/**
+ * The list is newest activity first.
+ * Limitation: the incidents API sorts by last activity only, so the columns do not sort.
+ */
 export const INCIDENT_SORT = '-last_activity';
 const MAX_ITEM_LENGTH = 36;
 
