@@ -5,8 +5,10 @@ import { PreferencesProvider } from './components/PreferencesProvider/Preference
 import { RequireSession } from './components/RequireSession/RequireSession';
 import { SessionProvider } from './components/SessionProvider/SessionProvider';
 import { ThemeProvider } from './components/ThemeProvider/ThemeProvider';
+import { AlertsPage } from './pages/AlertsPage/AlertsPage';
 import { DeviceListPage } from './pages/DeviceListPage/DeviceListPage';
 import { DevicePage } from './pages/DevicePage/DevicePage';
+import { IncidentsPage } from './pages/IncidentsPage/IncidentsPage';
 import { LoginPage } from './pages/LoginPage/LoginPage';
 import { NotFoundPage } from './pages/NotFoundPage/NotFoundPage';
 
@@ -29,6 +31,8 @@ export function App() {
               <Route index element={<Navigate to="/devices" replace />} />
               <Route path="/devices" element={<DeviceListPage />} />
               <Route path="/devices/:id" element={<DevicePage />} />
+              <Route path="/alerts" element={<AlertsPage />} />
+              <Route path="/incidents" element={<IncidentsPage />} />
               <Route path="*" element={<NotFoundPage />} />
             </Route>
           </Routes>

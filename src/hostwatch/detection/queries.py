@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, case, func, select
+from sqlalchemy import Row, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from hostwatch.db import paging
@@ -63,6 +63,11 @@ class AlertFilters:
     statuses: tuple[str, ...] = ()
     assignee: str | None = None
     rule_id: str | None = None
+    # Text in the device's host name or FQDN (case-insensitive), for a search box.
+    device_search: str | None = None
+    # Alerts whose activity overlaps [active_from, active_to).
+    active_from: datetime | None = None
+    active_to: datetime | None = None
 
 
 def parse_fields(given: Sequence[str] | None) -> tuple[str, ...]:
@@ -113,6 +118,22 @@ def _conditions(filters: AlertFilters) -> list[Any]:
             conditions.append(Alert.assignee == filters.assignee)
     if filters.rule_id:
         conditions.append(Alert.rule_id == filters.rule_id)
+    if filters.device_search:
+        needle = filters.device_search.lower()
+        conditions.append(
+            Alert.device_id.in_(
+                select(Device.id).where(
+                    or_(
+                        func.lower(Device.hostname).contains(needle, autoescape=True),
+                        func.lower(Device.fqdn).contains(needle, autoescape=True),
+                    )
+                )
+            )
+        )
+    if filters.active_from is not None:
+        conditions.append(Alert.last_activity >= filters.active_from)
+    if filters.active_to is not None:
+        conditions.append(Alert.first_activity < filters.active_to)
     return conditions
 
 
@@ -271,6 +292,7 @@ def _incident_items(session: Session, found: Sequence[Incident]) -> list[schemas
     ids = [incident.id for incident in found]
     counts: dict[str, tuple[int, int]] = {}
     devices: dict[str, set[str]] = {}
+    users: dict[str, set[str]] = {}
     if ids:
         rows = session.execute(
             select(
@@ -284,14 +306,16 @@ def _incident_items(session: Session, found: Sequence[Incident]) -> list[schemas
         counts = {
             incident_id: (int(total), int(active or 0)) for incident_id, total, active in rows
         }
-        for incident_id, hostname in session.execute(
-            select(Alert.incident_id, Device.hostname)
+        for incident_id, hostname, user in session.execute(
+            select(Alert.incident_id, Device.hostname, Alert.user)
             .join(Device, Device.id == Alert.device_id)
             .where(Alert.incident_id.in_(ids))
             .distinct()
         ):
             if incident_id:
                 devices.setdefault(incident_id, set()).add(hostname)
+                if user:
+                    users.setdefault(incident_id, set()).add(user)
     return [
         schemas.IncidentItem(
             id=incident.id,
@@ -303,6 +327,7 @@ def _incident_items(session: Session, found: Sequence[Incident]) -> list[schemas
             alert_count=counts.get(incident.id, (0, 0))[0],
             active_alerts=counts.get(incident.id, (0, 0))[1],
             devices=sorted(devices.get(incident.id, set())),
+            users=sorted(users.get(incident.id, set())),
         )
         for incident in found
     ]
@@ -312,6 +337,7 @@ def list_incidents(
     session: Session,
     *,
     statuses: Sequence[str] = (),
+    severities: Sequence[str] = (),
     device_id: str | None = None,
     limit: int = 30,
     cursor: str | None = None,
@@ -319,6 +345,8 @@ def list_incidents(
     conditions: list[Any] = []
     if statuses:
         conditions.append(Incident.status.in_(statuses))
+    if severities:
+        conditions.append(Incident.severity.in_(severities))
     if device_id:
         conditions.append(
             select(Alert.id)

@@ -10,7 +10,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from hostwatch.api.deps import Admin, Analyst, Db, Viewer, record_audit
-from hostwatch.detection import catalog, queries, schemas
+from hostwatch.detection import catalog, incident_triage, queries, schemas
+from hostwatch.errors import InvalidInput
+from hostwatch.protocol import Time
 
 router = APIRouter(prefix="/api", tags=["detection"])
 
@@ -54,7 +56,18 @@ def list_device_alerts(
 ) -> schemas.AlertPage:
     # The all-devices list, filtered to this device.
     return list_alerts(
-        _, db, severity, status, assignee, None, device_id, sort, limit, cursor, offset, fields
+        _,
+        db,
+        severity,
+        status,
+        assignee,
+        rule=None,
+        device=device_id,
+        sort=sort,
+        limit=limit,
+        cursor=cursor,
+        offset=offset,
+        fields=fields,
     )
 
 
@@ -67,18 +80,36 @@ def list_alerts(
     assignee: Assignee = None,
     rule: Annotated[str | None, Query(max_length=64, description="rule id")] = None,
     device: Annotated[str | None, Query(max_length=36, description="device id")] = None,
+    device_search: Annotated[
+        str | None, Query(max_length=256, description="text in the device's name or FQDN")
+    ] = None,
+    from_: Annotated[
+        Time | None,
+        Query(alias="from", description="activity at or after; ISO 8601 with a zone"),
+    ] = None,
+    to: Annotated[
+        Time | None, Query(description="activity before (exclusive); ISO 8601 with a zone")
+    ] = None,
     sort: schemas.AlertSort = "-last_activity",
     limit: Limit = 30,
     cursor: Cursor = None,
     offset: Offset = None,
     fields: Fields = None,
 ) -> schemas.AlertPage:
+    if from_ is not None and to is not None and from_ >= to:
+        raise InvalidInput(
+            "'from' must be before 'to'",
+            errors=[{"field": "to", "message": "not after 'from'"}],
+        )
     filters = queries.AlertFilters(
         device_id=device,
         severities=tuple(severity or ()),
         statuses=tuple(status or ()),
         assignee=assignee,
         rule_id=rule,
+        device_search=device_search.strip() if device_search else None,
+        active_from=from_,
+        active_to=to,
     )
     return queries.list_alerts(
         db,
@@ -111,20 +142,41 @@ def list_incidents(
     _: Viewer,
     db: Db,
     status: Annotated[list[schemas.IncidentStatus] | None, Query(max_length=3)] = None,
+    severity: Severities = None,
     device: Annotated[str | None, Query(max_length=36, description="device id")] = None,
     limit: Limit = 30,
     cursor: Cursor = None,
 ) -> schemas.IncidentPage:
     return queries.list_incidents(
-        db, statuses=tuple(status or ()), device_id=device, limit=limit, cursor=cursor
+        db,
+        statuses=tuple(status or ()),
+        severities=tuple(severity or ()),
+        device_id=device,
+        limit=limit,
+        cursor=cursor,
     )
 
 
+IncidentId = Annotated[str, Path(max_length=36)]
+
+
 @router.get("/incidents/{incident_id}", response_model=schemas.IncidentDetail)
-def get_incident(
-    incident_id: Annotated[str, Path(max_length=36)], _: Viewer, db: Db
-) -> schemas.IncidentDetail:
+def get_incident(incident_id: IncidentId, _: Viewer, db: Db) -> schemas.IncidentDetail:
     return queries.incident_detail(db, incident_id)
+
+
+@router.patch("/incidents/{incident_id}", response_model=schemas.IncidentDetail)
+def patch_incident(
+    incident_id: IncidentId,
+    body: schemas.IncidentPatch,
+    principal: Analyst,
+    request: Request,
+    db: Db,
+) -> schemas.IncidentDetail:
+    change = incident_triage.set_status(db, incident_id, body.status)
+    detail = {"changes": change.changes, "resolved_alerts": change.resolved_alerts}
+    record_audit(request, db, principal, "incident.update", change.incident.id, detail)
+    return queries.incident_detail(db, change.incident.id)
 
 
 @router.get("/rules", response_model=schemas.RulePage)

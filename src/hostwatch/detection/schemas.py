@@ -151,6 +151,7 @@ class IncidentItem(Out):
     alert_count: int
     active_alerts: int
     devices: list[str] = Field(description="names of the devices its alerts are on")
+    users: list[str] = Field(description="the acting users of its alerts (untrusted)")
 
 
 class IncidentPage(Out):
@@ -161,6 +162,15 @@ class IncidentPage(Out):
 
 class IncidentDetail(IncidentItem):
     alerts: list[IncidentAlert]
+
+
+class IncidentPatch(BaseModel):
+    """An incident's new status. Resolving it resolves its open alerts; it reopens only
+    while one of its alerts is open (reopen an alert to reopen a resolved incident)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: IncidentStatus
 
 
 class RuleItem(Out):

@@ -5,12 +5,17 @@ import type {
   AlertListQuery,
   AlertPage,
   AlertPatch,
+  AlertQueueQuery,
   DeviceDetail,
   DeviceListQuery,
   DevicePage,
   EventDetail,
   Histogram,
   HistogramQuery,
+  IncidentDetail,
+  IncidentListQuery,
+  IncidentPage,
+  IncidentPatch,
   LoginRequest,
   LoginResponse,
   MeResponse,
@@ -279,6 +284,31 @@ export function patchRecommendation(
   patch: RecommendationPatch,
 ): Promise<RecommendationDetail> {
   return request<RecommendationDetail>(`/recommendations/${encodeURIComponent(id)}`, {
+    method: 'PATCH',
+    body: patch,
+  });
+}
+
+export function listAlerts(query: AlertQueueQuery, signal?: AbortSignal): Promise<AlertPage> {
+  let search = queryString({ ...query });
+  // An empty assignee asks for the unassigned alerts; queryString leaves blanks out.
+  if (query.assignee === '') search = `${search === '' ? '?' : `${search}&`}assignee=`;
+  return request<AlertPage>(`/alerts${search}`, { signal });
+}
+
+export function listIncidents(
+  query: IncidentListQuery,
+  signal?: AbortSignal,
+): Promise<IncidentPage> {
+  return request<IncidentPage>(`/incidents${queryString({ ...query })}`, { signal });
+}
+
+export function getIncident(incidentId: string, signal?: AbortSignal): Promise<IncidentDetail> {
+  return request<IncidentDetail>(`/incidents/${encodeURIComponent(incidentId)}`, { signal });
+}
+
+export function patchIncident(incidentId: string, patch: IncidentPatch): Promise<IncidentDetail> {
+  return request<IncidentDetail>(`/incidents/${encodeURIComponent(incidentId)}`, {
     method: 'PATCH',
     body: patch,
   });

@@ -570,7 +570,8 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /** Patch Incident */
+        patch: operations["patch_incident_api_incidents__incident_id__patch"];
         trace?: never;
     };
     "/api/rules": {
@@ -1695,6 +1696,11 @@ export interface components {
              * @description names of the devices its alerts are on
              */
             devices: string[];
+            /**
+             * Users
+             * @description the acting users of its alerts (untrusted)
+             */
+            users: string[];
             /** Alerts */
             alerts: components["schemas"]["IncidentAlert"][];
         };
@@ -1733,6 +1739,11 @@ export interface components {
              * @description names of the devices its alerts are on
              */
             devices: string[];
+            /**
+             * Users
+             * @description the acting users of its alerts (untrusted)
+             */
+            users: string[];
         };
         /** IncidentPage */
         IncidentPage: {
@@ -1742,6 +1753,18 @@ export interface components {
             next_cursor: string | null;
             /** Total */
             total: number;
+        };
+        /**
+         * IncidentPatch
+         * @description An incident's new status. Resolving it resolves its open alerts; it reopens only
+         *     while one of its alerts is open (reopen an alert to reopen a resolved incident).
+         */
+        IncidentPatch: {
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "in_progress" | "resolved";
         };
         /** IncidentRef */
         IncidentRef: {
@@ -3847,6 +3870,12 @@ export interface operations {
                 rule?: string | null;
                 /** @description device id */
                 device?: string | null;
+                /** @description text in the device's name or FQDN */
+                device_search?: string | null;
+                /** @description activity at or after; ISO 8601 with a zone */
+                from?: string | null;
+                /** @description activity before (exclusive); ISO 8601 with a zone */
+                to?: string | null;
                 sort?: "last_activity" | "-last_activity" | "first_activity" | "-first_activity" | "severity" | "-severity" | "title" | "-title" | "status" | "-status" | "event_count" | "-event_count";
                 limit?: number;
                 cursor?: string | null;
@@ -3951,6 +3980,7 @@ export interface operations {
         parameters: {
             query?: {
                 status?: ("active" | "in_progress" | "resolved")[] | null;
+                severity?: ("informational" | "low" | "medium" | "high" | "critical")[] | null;
                 /** @description device id */
                 device?: string | null;
                 limit?: number;
@@ -3992,6 +4022,41 @@ export interface operations {
             cookie?: never;
         };
         requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    patch_incident_api_incidents__incident_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IncidentPatch"];
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {

@@ -117,6 +117,21 @@ export type RecommendationDetail = Schemas['RecommendationDetail'];
 export type RecommendationPatch = Schemas['RecommendationPatch'];
 export type RecommendationStatus = RecommendationDetail['status'];
 
+/** The all-devices alert queue's query: the device list's filters plus rule, device and time. */
+export type AlertQueueQuery = NonNullable<
+  operations['list_alerts_api_alerts_get']['parameters']['query']
+>;
+
+export type IncidentListQuery = NonNullable<
+  operations['list_incidents_api_incidents_get']['parameters']['query']
+>;
+export type IncidentItem = Schemas['IncidentItem'];
+export type IncidentPage = Schemas['IncidentPage'];
+export type IncidentDetail = Schemas['IncidentDetail'];
+export type IncidentAlert = Schemas['IncidentAlert'];
+export type IncidentPatch = Schemas['IncidentPatch'];
+export type IncidentStatus = IncidentItem['status'];
+
 export type Preferences = Schemas['Preferences-Output'];
 export type PreferencesUpdate = Schemas['Preferences-Input'];
 export type TablePreferences = Schemas['TablePreferences-Output'];

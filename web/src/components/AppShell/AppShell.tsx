@@ -84,6 +84,8 @@ export function AppShell() {
         </AppLink>
         <nav className={styles.nav} aria-label="Main">
           <AppLink to="/devices">Devices</AppLink>
+          <AppLink to="/alerts">Alerts</AppLink>
+          <AppLink to="/incidents">Incidents</AppLink>
         </nav>
         <span className={styles.spacer} />
         <span className={styles.user} data-testid="current-user">

@@ -19,6 +19,7 @@ import type { AlertDetail, AlertPatch } from '../../api/types';
 import { DateTime } from '../../components/DateTime/DateTime';
 import { ErrorState } from '../../components/ErrorState/ErrorState';
 import { Flyout } from '../../components/Flyout/Flyout';
+import { FlyoutLink } from '../../components/FlyoutLink/FlyoutLink';
 import { LoadingState } from '../../components/LoadingState/LoadingState';
 import { NotKnown } from '../../components/NotKnown/NotKnown';
 import { ProcessTree } from '../../components/ProcessTree/ProcessTree';
@@ -69,6 +70,39 @@ function Section({ id, title, children }: { id: string; title: string; children:
       </Subtitle2>
       {children}
     </section>
+  );
+}
+
+/** The alert's device and incident as links, for the pages that list every device's alerts. */
+function Whereabouts({ alert, onLeave }: { alert: AlertDetail; onLeave: () => void }) {
+  return (
+    <PropertyList
+      items={[
+        {
+          label: 'Device',
+          value: (
+            <FlyoutLink to={`/devices/${encodeURIComponent(alert.device_id)}`} onLeave={onLeave}>
+              {alert.device_name}
+            </FlyoutLink>
+          ),
+          testId: 'alert-device',
+        },
+        {
+          label: 'Incident',
+          value: alert.incident ? (
+            <FlyoutLink
+              to={`/incidents?item=${encodeURIComponent(alert.incident.id)}`}
+              onLeave={onLeave}
+            >
+              {alert.incident.title}
+            </FlyoutLink>
+          ) : (
+            <NotKnown>None</NotKnown>
+          ),
+          testId: 'alert-incident-link',
+        },
+      ]}
+    />
   );
 }
 
@@ -300,13 +334,21 @@ function FirstEventTree({ eventId }: { eventId: string }) {
   return <ProcessTree key={eventId} tree={result.data} />;
 }
 
-function AlertBody({ alert, onSaved }: { alert: AlertDetail; onSaved: () => void }) {
+interface AlertBodyProps {
+  alert: AlertDetail;
+  onSaved: () => void;
+  showDevice: boolean;
+  onLeave: () => void;
+}
+
+function AlertBody({ alert, onSaved, showDevice, onLeave }: AlertBodyProps) {
   const styles = useStyles();
   const user = useCurrentUser();
   const first = alert.events[0]?.id;
   const prefix = `alert-${alert.id}`;
   return (
     <div className={styles.body} data-testid="alert-flyout">
+      {showDevice && <Whereabouts alert={alert} onLeave={onLeave} />}
       <Summary alert={alert} />
       <Section id={`${prefix}-triage`} title="Manage alert">
         {roleAllows(user.role, 'analyst') ? (
@@ -346,10 +388,12 @@ interface AlertFlyoutProps {
   onClose: () => void;
   /** Called after the alert changed, so lists and counts show it. */
   onChanged: () => void;
+  /** Link the alert's device and incident: on pages that are not the device's own. */
+  showDevice?: boolean;
 }
 
 /** One alert: what fired, triage, the rule, the entities and events it involves. */
-export function AlertFlyout({ alertId, onClose, onChanged }: AlertFlyoutProps) {
+export function AlertFlyout({ alertId, onClose, onChanged, showDevice = false }: AlertFlyoutProps) {
   const [result, retry] = useApiQuery(
     (signal) => (alertId === null ? Promise.resolve(null) : getAlert(alertId, signal)),
     [alertId],
@@ -364,6 +408,8 @@ export function AlertFlyout({ alertId, onClose, onChanged }: AlertFlyoutProps) {
       {result.status === 'ok' && result.data !== null && (
         <AlertBody
           alert={result.data}
+          showDevice={showDevice}
+          onLeave={onClose}
           onSaved={() => {
             retry();
             onChanged();
