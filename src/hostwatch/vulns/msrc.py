@@ -22,6 +22,8 @@ from typing import Any
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as safe_fromstring
 
+from hostwatch.vulns.records import MSRC, AffectedPackage, FeedRecord, content_hash
+
 _VULN = "{http://www.icasi.org/CVRF/schema/vuln/1.1}"
 _PROD = "{http://www.icasi.org/CVRF/schema/prod/1.1}"
 _CVRF = "{http://www.icasi.org/CVRF/schema/cvrf/1.1}"
@@ -47,7 +49,11 @@ _DOCUMENT_ID = re.compile(r"^\d{4}-[A-Z][a-z]{2}$")
 
 
 class MsrcError(ValueError):
-    """A document that can not be read; the message says what is wrong with it."""
+    """A document that can not be read: `str()` names the file, `reason` says what is wrong."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{name}: {reason}")
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -106,7 +112,7 @@ def parse(data: bytes, name: str) -> Document:
     except MsrcError:
         raise
     except (ValueError, ET.ParseError, DefusedXmlException) as exc:
-        raise MsrcError(f"{name}: not a readable CVRF document: {exc}") from exc
+        raise MsrcError(name, f"not a readable CVRF document: {exc}") from exc
 
 
 # --- XML --------------------------------------------------------------------------------
@@ -114,13 +120,13 @@ def parse(data: bytes, name: str) -> Document:
 
 def _from_xml(data: bytes, name: str) -> Document:
     if b"<!DOCTYPE" in data[:4096] or b"<!ENTITY" in data:
-        raise MsrcError(f"{name}: a CVRF document has no DTD; refused one that declares one")
+        raise MsrcError(name, f"a CVRF document has no DTD; refused one that declares one")
     root = safe_fromstring(data, forbid_dtd=True)
     if root.tag != f"{_CVRF}cvrfdoc":
-        raise MsrcError(f"{name}: the root element is {root.tag!r}, not a CVRF 1.1 cvrfdoc")
+        raise MsrcError(name, f"the root element is {root.tag!r}, not a CVRF 1.1 cvrfdoc")
     tracking = root.find(f"{_CVRF}DocumentTracking")
     if tracking is None:
-        raise MsrcError(f"{name}: no DocumentTracking element")
+        raise MsrcError(name, f"no DocumentTracking element")
     document_id = _text(tracking.find(f"{_CVRF}Identification/{_CVRF}ID"))
     products = {
         (element.get("ProductID") or "").strip(): (element.text or "").strip()
@@ -177,7 +183,7 @@ def _text(element: ET.Element | None) -> str:
 
 def _from_json(value: Any, name: str) -> Document:
     if not isinstance(value, dict) or not isinstance(value.get("DocumentTracking"), dict):
-        raise MsrcError(f"{name}: no DocumentTracking object; not an MSRC CVRF document")
+        raise MsrcError(name, f"no DocumentTracking object; not an MSRC CVRF document")
     tracking = value["DocumentTracking"]
     products: dict[str, str] = {}
     for item in _list(_get(value, "ProductTree", "FullProductName")):
@@ -265,10 +271,10 @@ def _document(
     products: dict[str, str],
 ) -> Document:
     if not _DOCUMENT_ID.match(document_id):
-        raise MsrcError(f"{name}: document id {document_id!r} is not of the form 2024-Feb")
+        raise MsrcError(name, f"document id {document_id!r} is not of the form 2024-Feb")
     products = {pid: title for pid, title in products.items() if pid and title}
     if not products:
-        raise MsrcError(f"{name}: the document names no products")
+        raise MsrcError(name, f"the document names no products")
     return Document(
         document_id=document_id,
         title=title,
@@ -282,7 +288,7 @@ def _document(
 
 def _cve(document: Document, cve_id: str, name: str) -> Cve | None:
     if not _CVE.match(cve_id):
-        document.skipped.append(f"{name}: a vulnerability without a CVE id ({cve_id!r})")
+        document.skipped.append(f"a vulnerability without a CVE id ({cve_id!r})")
         return None
     return document.cves.setdefault(cve_id, Cve(cve=cve_id, title=""))
 
@@ -354,3 +360,70 @@ def _time(value: str) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# --- into the knowledge base --------------------------------------------------------------
+
+# The ecosystem under which the knowledge base keeps Microsoft's updates: the package is the
+# product's full name, and each range is one update of it.
+ECOSYSTEM = "MSRC"
+
+
+def to_records(document: Document, source: str) -> list[FeedRecord]:
+    """One feed record per CVE of the month ("2024-Feb:CVE-2024-21351").
+
+    A CVE that a later month fixes again (a re-release) is a record of that month too, so
+    each month's updates stay known. Each product the CVE's updates fix is an affected
+    package of ecosystem MSRC whose ranges are those updates.
+    """
+    records = []
+    for cve in sorted(document.cves.values(), key=lambda c: c.cve):
+        by_product: dict[str, list[dict[str, Any]]] = {}
+        for key in sorted(cve.fixes):
+            update = document.updates[key]
+            by_product.setdefault(document.products[update.product_id], []).append(
+                {
+                    "type": "MSRC_UPDATE",
+                    "kb": update.kb,
+                    "month": document.document_id,
+                    "fixed_build": update.fixed_build,
+                    "supersedes": list(update.supersedes),
+                    "sub_type": update.sub_type,
+                    "restart_required": update.restart_required,
+                    "url": update.url,
+                }
+            )
+        products = {
+            document.products[pid]: {
+                "severity": cve.severities.get(pid),
+                "vector": cve.vectors.get(pid),
+            }
+            for pid in sorted(set(cve.severities) | set(cve.vectors))
+            if pid in document.products
+        }
+        data = {
+            "month": document.document_id,
+            "title": cve.title,
+            "exploited": cve.exploited,
+            "publicly_disclosed": cve.publicly_disclosed,
+            "products": products,
+        }
+        affected = [
+            AffectedPackage(ecosystem=ECOSYSTEM, package=product, ranges=ranges)
+            for product, ranges in sorted(by_product.items())
+        ]
+        records.append(
+            FeedRecord(
+                feed=MSRC,
+                record_id=f"{document.document_id}:{cve.cve}",
+                groups=[[cve.cve]],
+                content_hash=content_hash({"data": data, "affected": by_product}),
+                source=source,
+                modified=document.revised,
+                published=document.released,
+                summary=cve.title or None,
+                data=data,
+                affected=affected,
+            )
+        )
+    return records

@@ -1,0 +1,171 @@
+"""A device's missing Windows updates, read from the knowledge base.
+
+Microsoft's updates are stored as affected packages of ecosystem MSRC (see
+`hostwatch.vulns.msrc.to_records`): the package is the product's full name and each range
+is one update with its KB, fixed build and supersedence. This module collects the
+updates of the device's product, folds the CVEs of each KB together, and applies the rule
+of `hostwatch.vulns.missing_kbs`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hostwatch.devices.models import Device
+from hostwatch.vulns.missing_kbs import Assessment, KnownUpdate, MissingUpdate, assess
+from hostwatch.vulns.models import Advisory, Affected
+from hostwatch.vulns.msrc import ECOSYSTEM, Update
+from hostwatch.vulns.windows_products import WindowsBuild, msrc_product
+
+
+@dataclass
+class CveFacts:
+    cve: str
+    title: str
+    severity: str | None
+    exploited: bool
+    publicly_disclosed: bool
+
+
+@dataclass
+class DeviceUpdates:
+    """What the missing-updates tab shows for one device."""
+
+    status: str  # assessed, unknown, not_windows
+    reason: str
+    product: str | None
+    build: str | None
+    missing: list[MissingUpdate] = field(default_factory=list)
+    cves: dict[str, CveFacts] = field(default_factory=dict)
+    covered: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def cve_count(self) -> int:
+        return len({cve for update in self.missing for cve in update.cves})
+
+    @property
+    def exploited_count(self) -> int:
+        seen = {cve for update in self.missing for cve in update.cves}
+        return sum(1 for cve in seen if self.cves.get(cve) and self.cves[cve].exploited)
+
+
+def known_updates_of(
+    session: Session, product: str
+) -> tuple[list[KnownUpdate], dict[str, CveFacts]]:
+    """Every update the knowledge base holds for one product, with the CVEs each fixes."""
+    rows = session.execute(
+        select(Affected.ranges, Advisory.record_id, Advisory.data)
+        .join(Advisory, Advisory.id == Affected.advisory_id)
+        .where(
+            Affected.ecosystem == ECOSYSTEM,
+            Affected.package == product,
+            Advisory.withdrawn.is_(None),
+        )
+    )
+    updates: dict[str, tuple[Update, str]] = {}
+    cves_of: dict[str, set[str]] = {}
+    facts: dict[str, CveFacts] = {}
+    for ranges, record_id, data in rows:
+        cve = record_id.partition(":")[2]
+        facts[cve] = _cve_facts(cve, data, product)
+        for entry in ranges:
+            update = _update(entry)
+            if update is None:
+                continue
+            month = str(entry.get("month") or "")
+            known = updates.get(update.kb)
+            # A KB named by several months (a re-release) keeps its latest month's facts.
+            if known is None or _month_order(month) > _month_order(known[1]):
+                updates[update.kb] = (update, month)
+            cves_of.setdefault(update.kb, set()).add(cve)
+    known_list = [
+        KnownUpdate(update, month, product, tuple(sorted(cves_of[kb])))
+        for kb, (update, month) in sorted(updates.items())
+    ]
+    return known_list, facts
+
+
+def _update(entry: Any) -> Update | None:
+    if not isinstance(entry, dict) or entry.get("type") != "MSRC_UPDATE":
+        return None
+    kb = entry.get("kb")
+    if not isinstance(kb, str):
+        return None
+    return Update(
+        kb=kb,
+        product_id="",
+        fixed_build=entry.get("fixed_build"),
+        supersedes=tuple(str(s) for s in entry.get("supersedes") or ()),
+        sub_type=str(entry.get("sub_type") or ""),
+        restart_required=entry.get("restart_required"),
+        url=entry.get("url"),
+    )
+
+
+def _cve_facts(cve: str, data: Any, product: str) -> CveFacts:
+    data = data if isinstance(data, dict) else {}
+    per_product = (data.get("products") or {}).get(product) or {}
+    return CveFacts(
+        cve=cve,
+        title=str(data.get("title") or ""),
+        severity=per_product.get("severity"),
+        exploited=bool(data.get("exploited")),
+        publicly_disclosed=bool(data.get("publicly_disclosed")),
+    )
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _month_order(month: str) -> tuple[int, int]:
+    year, _, name = month.partition("-")
+    return (int(year) if year.isdigit() else 0, _MONTHS.index(name) if name in _MONTHS else -1)
+
+
+def for_device(
+    session: Session,
+    device: Device,
+    hotfixes: Iterable[str] = (),
+    *,
+    server_core: bool = False,
+    hotpatch: bool = False,
+) -> DeviceUpdates:
+    """The device's missing Windows updates, or why they can not be told."""
+    if (device.os_family or "").lower() != "windows" and "windows" not in (
+        device.os_name or ""
+    ).lower():
+        return DeviceUpdates("not_windows", "not a Windows device", None, None)
+    build = WindowsBuild.parse(device.os_version)
+    product = msrc_product(
+        device.os_name, device.os_version, device.os_arch, server_core=server_core
+    )
+    if product is None:
+        return DeviceUpdates(
+            "unknown",
+            "the Windows product is not known from the device's name, build and architecture",
+            None,
+            str(build) if build else None,
+        )
+    known, facts = known_updates_of(session, product)
+    if not known:
+        return DeviceUpdates(
+            "unknown",
+            f"no security update documents for {product} are imported",
+            product,
+            str(build) if build else None,
+        )
+    result: Assessment = assess(product, build, hotfixes, known, hotpatch=hotpatch)
+    return DeviceUpdates(
+        result.status,
+        result.reason,
+        product,
+        str(build) if build else None,
+        missing=result.missing,
+        cves=facts,
+        covered=result.covered,
+    )
