@@ -120,13 +120,13 @@ def parse(data: bytes, name: str) -> Document:
 
 def _from_xml(data: bytes, name: str) -> Document:
     if b"<!DOCTYPE" in data[:4096] or b"<!ENTITY" in data:
-        raise MsrcError(name, f"a CVRF document has no DTD; refused one that declares one")
+        raise MsrcError(name, "a CVRF document has no DTD; refused one that declares one")
     root = safe_fromstring(data, forbid_dtd=True)
     if root.tag != f"{_CVRF}cvrfdoc":
         raise MsrcError(name, f"the root element is {root.tag!r}, not a CVRF 1.1 cvrfdoc")
     tracking = root.find(f"{_CVRF}DocumentTracking")
     if tracking is None:
-        raise MsrcError(name, f"no DocumentTracking element")
+        raise MsrcError(name, "no DocumentTracking element")
     document_id = _text(tracking.find(f"{_CVRF}Identification/{_CVRF}ID"))
     products = {
         (element.get("ProductID") or "").strip(): (element.text or "").strip()
@@ -183,7 +183,7 @@ def _text(element: ET.Element | None) -> str:
 
 def _from_json(value: Any, name: str) -> Document:
     if not isinstance(value, dict) or not isinstance(value.get("DocumentTracking"), dict):
-        raise MsrcError(name, f"no DocumentTracking object; not an MSRC CVRF document")
+        raise MsrcError(name, "no DocumentTracking object; not an MSRC CVRF document")
     tracking = value["DocumentTracking"]
     products: dict[str, str] = {}
     for item in _list(_get(value, "ProductTree", "FullProductName")):
@@ -274,7 +274,7 @@ def _document(
         raise MsrcError(name, f"document id {document_id!r} is not of the form 2024-Feb")
     products = {pid: title for pid, title in products.items() if pid and title}
     if not products:
-        raise MsrcError(name, f"the document names no products")
+        raise MsrcError(name, "the document names no products")
     return Document(
         document_id=document_id,
         title=title,

@@ -1,8 +1,9 @@
 """Feed files: found in folders and zip archives, decompressed, recognized and parsed.
 
 Which feed a file holds is told by its content: a Debian tracker list by its first header
-line, Microsoft's security updates by the CVRF root element (XML) or tracking object (JSON), NVD by `"format": "NVD_CVE"`, KEV by `catalogVersion`, OSV by `id` with `modified`
-or `affected`. YAML files are OSV (no other feed uses YAML). A file named on the command
+line, Microsoft's security updates by the CVRF root element (XML) or tracking object
+(JSON), NVD by `"format": "NVD_CVE"`, KEV by `catalogVersion`, OSV by `id` with
+`modified` or `affected`. YAML files are OSV (no other feed uses YAML). A file named on the command
 line must be a feed file; in folders and archives, files that are no feed (a licence, a
 JSON schema) are passed over and counted.
 """
