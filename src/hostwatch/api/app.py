@@ -26,6 +26,7 @@ from hostwatch.devices.router import router as devices_router
 from hostwatch.errors import NotFound
 from hostwatch.events.router import router as events_router
 from hostwatch.events.store import SqlEventStore
+from hostwatch.vulns.updates_router import router as updates_router
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(agent_router)
     app.include_router(events_router)
     app.include_router(detection_router)
+    app.include_router(updates_router)
 
     @app.get("/api/openapi.json", include_in_schema=False)
     def openapi(_: Viewer) -> JSONResponse:

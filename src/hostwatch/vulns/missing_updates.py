@@ -1,4 +1,5 @@
-"""A device's missing Windows updates, read from the knowledge base.
+"""A device's missing updates: Windows KBs from Microsoft's documents, and on Debian and
+Ubuntu the distribution advisories not yet applied.
 
 Microsoft's updates are stored as affected packages of ecosystem MSRC (see
 `hostwatch.vulns.msrc.to_records`): the package is the product's full name and each range
@@ -16,9 +17,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hostwatch.devices.models import Device
+from hostwatch.devices.models import Device, Software
 from hostwatch.vulns.missing_kbs import Assessment, KnownUpdate, MissingUpdate, assess
-from hostwatch.vulns.models import Advisory, Affected
+from hostwatch.vulns.models import Advisory, Affected, Finding, Vulnerability
 from hostwatch.vulns.msrc import ECOSYSTEM, Update
 from hostwatch.vulns.windows_products import WindowsBuild, msrc_product
 
@@ -169,3 +170,71 @@ def for_device(
         cves=facts,
         covered=result.covered,
     )
+
+
+# --- Linux: the distribution's advisories not yet applied --------------------------------
+
+# Advisory ids that name a distribution update a user installs: Debian's DSA and DLA, and
+# Ubuntu's USN (which reach the knowledge base through OSV's Ubuntu ecosystem).
+_DISTRIBUTION_ADVISORY = ("DSA-", "DLA-", "USN-")
+
+
+@dataclass
+class MissingAdvisory:
+    advisory: str
+    package: str  # the source package the advisory names
+    installed_version: str
+    fixed_version: str | None
+    cves: list[str]
+    binary_packages: list[str]
+
+
+def missing_advisories(session: Session, device_id: str) -> list[MissingAdvisory]:
+    """The device's affected findings that a Debian or Ubuntu advisory fixes, per advisory.
+
+    A finding records every advisory that matched it (its evidence); each one that is a
+    distribution advisory becomes a row, with the CVEs of all findings it covers. Newest
+    advisory first (by its number).
+    """
+    rows = session.execute(
+        select(Finding.evidence, Finding.installed_version, Vulnerability.key, Software.name)
+        .join(Vulnerability, Vulnerability.id == Finding.vulnerability_id)
+        .join(Software, Software.id == Finding.software_id)
+        .where(Finding.device_id == device_id, Finding.status == "affected")
+    )
+    found: dict[tuple[str, str], MissingAdvisory] = {}
+    for evidence, installed, key, binary in rows:
+        for entry in evidence or ():
+            advisory = str(entry.get("advisory") or "")
+            if not advisory.startswith(_DISTRIBUTION_ADVISORY):
+                continue
+            package = str(entry.get("package") or binary)
+            item = found.setdefault(
+                (advisory, package),
+                MissingAdvisory(advisory, package, installed, entry.get("fixed"), [], []),
+            )
+            if key not in item.cves:
+                item.cves.append(key)
+            if binary not in item.binary_packages:
+                item.binary_packages.append(binary)
+    for item in found.values():
+        item.cves.sort()
+        item.binary_packages.sort()
+    return sorted(
+        found.values(), key=lambda a: (_advisory_number(a.advisory), a.package), reverse=True
+    )
+
+
+def _advisory_number(advisory: str) -> tuple[str, int, int]:
+    kind, _, rest = advisory.partition("-")
+    number, _, revision = rest.partition("-")
+    return (
+        kind,
+        int(number) if number.isdigit() else 0,
+        int(revision) if revision.isdigit() else 0,
+    )
+
+
+def device_hotfixes(session: Session, device: Device) -> list[str]:
+    """KB numbers the device reports installed. PENDING-MERGE: read osquery's patches."""
+    return []
