@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,7 +37,7 @@ class CveFacts:
 class DeviceUpdates:
     """What the missing-updates tab shows for one device."""
 
-    status: str  # assessed, unknown, not_windows
+    status: Literal["assessed", "unknown", "not_windows"]
     reason: str
     product: str | None
     build: str | None
@@ -162,7 +162,7 @@ def for_device(
         )
     result: Assessment = assess(product, build, hotfixes, known, hotpatch=hotpatch)
     return DeviceUpdates(
-        result.status,
+        "assessed" if result.status == "assessed" else "unknown",
         result.reason,
         product,
         str(build) if build else None,
