@@ -18,6 +18,8 @@ import type {
   PreferencesUpdate,
   Problem,
   ProcessTree,
+  MissingUpdatesPage,
+  MissingUpdatesQuery,
   SoftwareItem,
   SoftwareListQuery,
   SoftwarePage,
@@ -185,6 +187,17 @@ export function listSoftware(
 ): Promise<SoftwarePage> {
   return request<SoftwarePage>(
     `/devices/${encodeURIComponent(deviceId)}/software${queryString({ ...query })}`,
+    { signal },
+  );
+}
+
+export function listMissingUpdates(
+  deviceId: string,
+  query: MissingUpdatesQuery,
+  signal?: AbortSignal,
+): Promise<MissingUpdatesPage> {
+  return request<MissingUpdatesPage>(
+    `/devices/${encodeURIComponent(deviceId)}/missing-updates${queryString({ ...query })}`,
     { signal },
   );
 }

@@ -20,6 +20,7 @@ import { DeviceSidebar } from './DeviceSidebar';
 import { OverviewTab } from './OverviewTab';
 import { readTab, tabParams, tabsFor } from './profileTabs';
 import type { ProfileTabId } from './profileTabs';
+import { MissingUpdatesTab } from './MissingUpdatesTab';
 import { SoftwareTab } from './SoftwareTab';
 import { TimelineTab } from './TimelineTab';
 
@@ -94,6 +95,7 @@ function DeviceProfile({ device, onChanged }: DeviceProfileProps) {
             {tab === 'alerts' && <AlertsTab device={device} onChanged={onChanged} />}
             {tab === 'timeline' && <TimelineTab device={device} />}
             {tab === 'software' && <SoftwareTab device={device} />}
+            {tab === 'updates' && <MissingUpdatesTab device={device} />}
           </div>
         </section>
       </div>

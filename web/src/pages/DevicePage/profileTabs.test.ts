@@ -6,8 +6,8 @@ const ids = (knownFrom: Parameters<typeof tabsFor>[0]) => tabsFor(knownFrom).map
 
 describe('tabsFor', () => {
   it('shows endpoint tabs for devices known from the endpoint', () => {
-    expect(ids('endpoint')).toEqual(['overview', 'alerts', 'timeline', 'software']);
-    expect(ids('both')).toEqual(['overview', 'alerts', 'timeline', 'software']);
+    expect(ids('endpoint')).toEqual(['overview', 'alerts', 'timeline', 'software', 'updates']);
+    expect(ids('both')).toEqual(['overview', 'alerts', 'timeline', 'software', 'updates']);
   });
 
   it('hides endpoint tabs for a device known only from the directory', () => {

@@ -3,7 +3,7 @@
 // not built yet are absent, not placeholders.
 import type { KnownFrom } from '../../api/types';
 
-export type ProfileTabId = 'overview' | 'alerts' | 'timeline' | 'software';
+export type ProfileTabId = 'overview' | 'alerts' | 'timeline' | 'software' | 'updates';
 
 export interface ProfileTab {
   id: ProfileTabId;
@@ -17,6 +17,7 @@ export const PROFILE_TABS: readonly ProfileTab[] = [
   { id: 'alerts', label: 'Alerts', endpointOnly: false },
   { id: 'timeline', label: 'Timeline', endpointOnly: true },
   { id: 'software', label: 'Software inventory', endpointOnly: true },
+  { id: 'updates', label: 'Missing updates', endpointOnly: true },
 ];
 
 export const DEFAULT_TAB: ProfileTabId = 'overview';
