@@ -8,7 +8,7 @@ import pytest
 
 from hostwatch.auth.roles import Role
 from hostwatch.db.engine import transaction
-from hostwatch.devices.models import Device, Software
+from hostwatch.devices.models import Device, Hotfix, Software
 from hostwatch.vulns.findings import refresh_device
 from hostwatch.vulns.importer import FeedImporter
 from tests.helpers import Api
@@ -136,3 +136,29 @@ def test_unknown_builds_and_missing_devices(api: Api, viewer: dict[str, str]) ->
     assert missing.status_code == 404
     anonymous = api.client.get(f"/api/devices/{device}/missing-updates")
     assert anonymous.status_code == 401
+
+
+def test_installed_hotfixes_cover_what_they_supersede(api: Api, viewer: dict[str, str]) -> None:
+    FeedImporter(api.sessions()).run([shared_data("msrc_cvrf")])
+    device = _add_device(
+        api,
+        hostname="win10-stale",
+        os_family="windows",
+        os_name="Microsoft Windows 10 Pro",
+        os_version="10.0.19045",
+        os_build="10.0.19045.3803",
+        os_arch="64-bit",
+    )
+    url = f"/api/devices/{device}/missing-updates"
+    before = api.client.get(url, headers=viewer).json()
+    assert [i["kb"] for i in before["items"]] == ["KB5035845", "KB5034763", "KB5034122"]
+    assert before["installed"] == {
+        "5033372": "build 10.0.19045.3803 >= fixed build 10.0.19045.3803"
+    }
+
+    with transaction(api.sessions()) as session:
+        session.add(Hotfix(device_id=device, hotfix_id="KB5034763", source="osquery"))
+    after = api.client.get(url, headers=viewer).json()
+    # February's update supersedes January's: only March is left.
+    assert [i["kb"] for i in after["items"]] == ["KB5035845"]
+    assert after["installed"]["5034122"] == "superseded by installed KB5034763"

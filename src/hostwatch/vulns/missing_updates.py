@@ -17,7 +17,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hostwatch.devices.models import Device, Software
+from hostwatch.devices.models import Device, Hotfix, Software
 from hostwatch.vulns.missing_kbs import Assessment, KnownUpdate, MissingUpdate, assess
 from hostwatch.vulns.models import Advisory, Affected, Finding, Vulnerability
 from hostwatch.vulns.msrc import ECOSYSTEM, Update
@@ -136,15 +136,20 @@ def for_device(
     server_core: bool = False,
     hotpatch: bool = False,
 ) -> DeviceUpdates:
-    """The device's missing Windows updates, or why they can not be told."""
+    """The device's missing Windows updates, or why they can not be told.
+
+    Limitation: no source reports a Server Core installation yet (osquery's os_version
+    does not say), so a server is judged as the full installation. Microsoft ships the
+    same KBs and builds to both, so the list is the same; only the product name differs.
+    """
     if (device.os_family or "").lower() != "windows" and "windows" not in (
         device.os_name or ""
     ).lower():
         return DeviceUpdates("not_windows", "not a Windows device", None, None)
-    build = WindowsBuild.parse(device.os_version)
-    product = msrc_product(
-        device.os_name, device.os_version, device.os_arch, server_core=server_core
-    )
+    # osquery keeps the full build apart (10.0.19045.3803); the agent's version may hold it.
+    version = device.os_build or device.os_version
+    build = WindowsBuild.parse(version)
+    product = msrc_product(device.os_name, version, device.os_arch, server_core=server_core)
     if product is None:
         return DeviceUpdates(
             "unknown",
@@ -236,5 +241,5 @@ def _advisory_number(advisory: str) -> tuple[str, int, int]:
 
 
 def device_hotfixes(session: Session, device: Device) -> list[str]:
-    """KB numbers the device reports installed. PENDING-MERGE: read osquery's patches."""
-    return []
+    """KB numbers the device reports installed (osquery's `patches`)."""
+    return list(session.scalars(select(Hotfix.hotfix_id).where(Hotfix.device_id == device.id)))
