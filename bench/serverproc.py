@@ -41,8 +41,10 @@ class ServerProcess:
             env["HOSTWATCH_DATABASE_URL"] = self.database_url
         return env
 
-    def cli(self, *args: str, stdin: str | None = None) -> str:
-        """Run a `hostwatch` subcommand against the same database; returns its stdout."""
+    def cli(self, *args: str, stdin: str | None = None, exit_codes: tuple[int, ...] = (0,)) -> str:
+        """Run a `hostwatch` subcommand against the same database; returns its stdout.
+
+        An exit status not in `exit_codes` raises (3, a partial import, may be expected)."""
         result = subprocess.run(
             [sys.executable, "-m", "hostwatch", *args],
             env=self.env,
@@ -52,7 +54,7 @@ class ServerProcess:
             check=False,
             timeout=120,
         )
-        if result.returncode != 0:
+        if result.returncode not in exit_codes:
             raise RuntimeError(f"hostwatch {' '.join(args)} failed: {result.stderr}")
         return result.stdout
 

@@ -13,7 +13,8 @@ OSV = "osv"
 NVD = "nvd"
 KEV = "kev"
 DEBIAN = "debian"
-FEEDS = (OSV, NVD, KEV, DEBIAN)
+MSRC = "msrc"
+FEEDS = (OSV, NVD, KEV, DEBIAN, MSRC)
 
 
 class RecordError(ValueError):

@@ -1,8 +1,9 @@
 """Feed files: found in folders and zip archives, decompressed, recognized and parsed.
 
 Which feed a file holds is told by its content: a Debian tracker list by its first header
-line, NVD by `"format": "NVD_CVE"`, KEV by `catalogVersion`, OSV by `id` with `modified`
-or `affected`. YAML files are OSV (no other feed uses YAML). A file named on the command
+line, Microsoft's security updates by the CVRF root element (XML) or tracking object
+(JSON), NVD by `"format": "NVD_CVE"`, KEV by `catalogVersion`, OSV by `id` with
+`modified` or `affected`. YAML files are OSV (no other feed uses YAML). A file named on the command
 line must be a feed file; in folders and archives, files that are no feed (a licence, a
 JSON schema) are passed over and counted.
 """
@@ -23,13 +24,13 @@ from typing import Any
 import yaml
 
 from hostwatch.ingest.evtx import Problem
-from hostwatch.vulns import debian, nvd, osv
-from hostwatch.vulns.records import DEBIAN, KEV, NVD, OSV, FeedRecord, RecordError
+from hostwatch.vulns import debian, msrc, nvd, osv
+from hostwatch.vulns.records import DEBIAN, KEV, MSRC, NVD, OSV, FeedRecord, RecordError
 
 # A feed file, after decompression; the largest NVD yearly file is about 200 MB of JSON.
 MAX_FILE_BYTES = 1024 * 1024 * 1024
 MAX_ARCHIVE_BYTES = 4 * MAX_FILE_BYTES
-_FEED_SUFFIXES = (".json", ".yaml", ".yml", ".gz", ".zip")
+_FEED_SUFFIXES = (".json", ".yaml", ".yml", ".xml", ".gz", ".zip")
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ def _add_members(archive: Path, inputs: list[FeedInput], problems: list[Problem]
     total = 0
     for info in members:
         base = info.filename.rsplit("/", 1)[-1]
-        if info.is_dir() or not (base.lower().endswith(_FEED_SUFFIXES[:4]) or "." not in base):
+        if info.is_dir() or not (base.lower().endswith(_FEED_SUFFIXES[:5]) or "." not in base):
             # Limitation: archives inside the archive are not opened.
             continue
         name = f"{archive}!{info.filename!r}"
@@ -144,6 +145,8 @@ def parse_input(source: FeedInput) -> tuple[str, Iterator[FeedRecord | RecordErr
         raise RecordError(f"cannot read the file: {exc}") from exc
     if debian.looks_like_tracker_list(data):
         return DEBIAN, debian.parse_list(_text(data), source.name)
+    if msrc.is_cvrf(data[:4096]):
+        return MSRC, _msrc(data, source.name)
     if _is_yaml(source.name):
         return OSV, _osv_yaml(_yaml_documents(data), source.name)
     stripped = data.lstrip()
@@ -163,6 +166,16 @@ def parse_input(source: FeedInput) -> tuple[str, Iterator[FeedRecord | RecordErr
     if osv.looks_like_osv(doc):
         return OSV, _osv_many([doc], source.name)
     raise NotAFeed("JSON that is no OSV record, NVD response or KEV catalog")
+
+
+def _msrc(data: bytes, name: str) -> Iterator[FeedRecord | RecordError]:
+    try:
+        document = msrc.parse(data, name)
+    except msrc.MsrcError as exc:
+        raise RecordError(exc.reason) from exc
+    for reason in document.skipped:
+        yield RecordError(reason)
+    yield from msrc.to_records(document, name)
 
 
 def _text(data: bytes) -> str:

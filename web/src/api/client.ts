@@ -29,6 +29,8 @@ import type {
   RecommendationListQuery,
   RecommendationPage,
   RecommendationPatch,
+  MissingUpdatesPage,
+  MissingUpdatesQuery,
   SoftwareListQuery,
   SoftwarePage,
   Tag,
@@ -198,6 +200,17 @@ export function listSoftware(
 ): Promise<SoftwarePage> {
   return request<SoftwarePage>(
     `/devices/${encodeURIComponent(deviceId)}/software${queryString({ ...query })}`,
+    { signal },
+  );
+}
+
+export function listMissingUpdates(
+  deviceId: string,
+  query: MissingUpdatesQuery,
+  signal?: AbortSignal,
+): Promise<MissingUpdatesPage> {
+  return request<MissingUpdatesPage>(
+    `/devices/${encodeURIComponent(deviceId)}/missing-updates${queryString({ ...query })}`,
     { signal },
   );
 }

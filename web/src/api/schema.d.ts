@@ -729,6 +729,23 @@ export interface paths {
         patch: operations["patch_recommendation_api_recommendations__recommendation_id__patch"];
         trace?: never;
     };
+    "/api/devices/{device_id}/missing-updates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Missing Updates */
+        get: operations["list_missing_updates_api_devices__device_id__missing_updates_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1891,6 +1908,87 @@ export interface components {
             /** Csrf Token */
             csrf_token: string | null;
         };
+        /** MissingAdvisoryOut */
+        MissingAdvisoryOut: {
+            /** Id */
+            id: string;
+            /** Advisory */
+            advisory: string;
+            /** Package */
+            package: string;
+            /** Binary Packages */
+            binary_packages: string[];
+            /** Installed Version */
+            installed_version: string;
+            /** Fixed Version */
+            fixed_version: string | null;
+            /** Cve Count */
+            cve_count: number;
+            /** Cves */
+            cves: string[];
+        };
+        /** MissingUpdateOut */
+        MissingUpdateOut: {
+            /** Id */
+            id: string;
+            /** Kb */
+            kb: string;
+            /** Bulletin */
+            bulletin: string;
+            /** Os Version */
+            os_version: string;
+            /** Fixed Build */
+            fixed_build: string;
+            /** Update Type */
+            update_type: string;
+            /** Restart Required */
+            restart_required: string | null;
+            /** Url */
+            url: string | null;
+            /** Cve Count */
+            cve_count: number;
+            /** Exploited Count */
+            exploited_count: number;
+            /** Cves */
+            cves: components["schemas"]["UpdateCveOut"][];
+            /** Reason */
+            reason: string;
+            /** Tags */
+            tags: string[];
+        };
+        /**
+         * MissingUpdatesPage
+         * @description The tab's whole content: short lists (a product has one update a month).
+         */
+        MissingUpdatesPage: {
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "assessed" | "unknown" | "not_windows";
+            /** Reason */
+            reason: string;
+            /** Product */
+            product: string | null;
+            /** Build */
+            build: string | null;
+            /** Updates Missing */
+            updates_missing: number;
+            /** Cves Addressed */
+            cves_addressed: number;
+            /** Exploited Cves */
+            exploited_cves: number;
+            /** Installed */
+            installed: {
+                [key: string]: string;
+            };
+            /** Items */
+            items: components["schemas"]["MissingUpdateOut"][];
+            /** Total */
+            total: number;
+            /** Advisories */
+            advisories: components["schemas"]["MissingAdvisoryOut"][];
+        };
         /** NetworkActivity */
         NetworkActivity: {
             /** First Seen */
@@ -2632,6 +2730,19 @@ export interface components {
             last_used_at: string | null;
             /** Revoked At */
             revoked_at: string | null;
+        };
+        /** UpdateCveOut */
+        UpdateCveOut: {
+            /** Cve */
+            cve: string;
+            /** Title */
+            title: string;
+            /** Severity */
+            severity: string | null;
+            /** Exploited */
+            exploited: boolean;
+            /** Publicly Disclosed */
+            publicly_disclosed: boolean;
         };
         /** UserIn */
         UserIn: {
@@ -4452,6 +4563,41 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RecommendationDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_missing_updates_api_devices__device_id__missing_updates_get: {
+        parameters: {
+            query?: {
+                sort?: "-bulletin" | "bulletin";
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                device_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MissingUpdatesPage"];
                 };
             };
             /** @description Validation Error */

@@ -66,6 +66,15 @@ export type FindingPatch = Schemas['FindingPatch'];
 export type Threats = Schemas['Threats'];
 export type EvidenceOut = Schemas['Evidence'];
 
+export type MissingUpdatesPage = Schemas['MissingUpdatesPage'];
+export type MissingUpdate = Schemas['MissingUpdateOut'];
+export type MissingAdvisory = Schemas['MissingAdvisoryOut'];
+export type UpdateCve = Schemas['UpdateCveOut'];
+export type MissingUpdatesQuery = NonNullable<
+  operations['list_missing_updates_api_devices__device_id__missing_updates_get']['parameters']['query']
+>;
+export type MissingUpdatesSort = NonNullable<MissingUpdatesQuery['sort']>;
+
 export type TimelineQuery = NonNullable<
   operations['get_timeline_api_devices__device_id__timeline_get']['parameters']['query']
 >;

@@ -21,6 +21,7 @@ import { OverviewTab } from './OverviewTab';
 import { readTab, tabParams, tabsFor } from './profileTabs';
 import { RecommendationsTab } from './RecommendationsTab';
 import type { ProfileTabId } from './profileTabs';
+import { MissingUpdatesTab } from './MissingUpdatesTab';
 import { SoftwareTab } from './SoftwareTab';
 import { TimelineTab } from './TimelineTab';
 import { VulnerabilitiesTab } from './VulnerabilitiesTab';
@@ -100,6 +101,7 @@ function DeviceProfile({ device, onChanged }: DeviceProfileProps) {
               <RecommendationsTab device={device} onChanged={onChanged} />
             )}
             {tab === 'vulnerabilities' && <VulnerabilitiesTab device={device} />}
+            {tab === 'updates' && <MissingUpdatesTab device={device} />}
           </div>
         </section>
       </div>

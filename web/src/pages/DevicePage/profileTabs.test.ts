@@ -13,6 +13,7 @@ describe('tabsFor', () => {
       'recommendations',
       'software',
       'vulnerabilities',
+      'updates',
     ];
     expect(ids('endpoint')).toEqual(endpoint);
     expect(ids('both')).toEqual(endpoint);

@@ -4,7 +4,13 @@
 import type { KnownFrom } from '../../api/types';
 
 export type ProfileTabId =
-  'overview' | 'alerts' | 'timeline' | 'recommendations' | 'software' | 'vulnerabilities';
+  | 'overview'
+  | 'alerts'
+  | 'timeline'
+  | 'recommendations'
+  | 'software'
+  | 'vulnerabilities'
+  | 'updates';
 
 export interface ProfileTab {
   id: ProfileTabId;
@@ -20,6 +26,7 @@ export const PROFILE_TABS: readonly ProfileTab[] = [
   { id: 'recommendations', label: 'Security recommendations', endpointOnly: true },
   { id: 'software', label: 'Software inventory', endpointOnly: true },
   { id: 'vulnerabilities', label: 'Discovered vulnerabilities', endpointOnly: true },
+  { id: 'updates', label: 'Missing updates', endpointOnly: true },
 ];
 
 export const DEFAULT_TAB: ProfileTabId = 'overview';
