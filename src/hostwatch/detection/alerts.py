@@ -36,6 +36,11 @@ class Hit:
 
     rule_id: str
     row: Mapping[str, Any]
+    # What the alert's events share beyond rule and device, when not their process: the
+    # group-by values of a correlation rule.
+    key: str | None = None
+    # Entities of the hit besides those of its event (a correlation's group-by values).
+    entities: tuple[tuple[str, str], ...] = ()
 
     @property
     def time(self) -> datetime:
@@ -134,7 +139,8 @@ def raise_alerts(
     for hit in hits:
         if (hit.rule_id, int(hit.row["id"])) in linked:
             continue
-        groups[(hit.rule_id, group_key(hit.row))].append(hit)
+        key = hit.key if hit.key is not None else group_key(hit.row)
+        groups[(hit.rule_id, key)].append(hit)
     if not groups:
         return changes
 
@@ -177,7 +183,7 @@ def raise_alerts(
             alert.event_count += 1
             alert.updated_at = now
             session.add(AlertEvent(alert_id=alert.id, event_id=int(hit.row["id"])))
-            entities.add(alert, entities_of(hit.row, device_name))
+            entities.add(alert, [*entities_of(hit.row, device_name), *hit.entities])
             changes.events_linked += 1
     session.flush()
     return changes
