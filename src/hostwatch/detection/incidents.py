@@ -9,7 +9,8 @@ those incidents become one. An alert that relates to none opens an incident of i
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -91,6 +92,83 @@ def correlate(session: Session, alert: Alert, device_name: str, window: timedelt
             .order_by(Alert.first_activity, Alert.id)
         )
     )
+    incident = _place(session, alert, related, device_name)
+    session.flush()
+    return incident
+
+
+def correlate_new(
+    session: Session, alerts: Sequence[Alert], device_name: str, window: timedelta
+) -> list[Incident]:
+    """`correlate` for the new alerts of one device, in order, with one query for them all.
+
+    The alerts they could relate to (same device, or one of their users, in open incidents,
+    within the window of their activity) are read once; each alert placed joins them for
+    the next.
+    """
+    if not alerts:
+        return []
+    users = sorted({a.user for a in alerts if a.user and correlates_by_user(a.user)})
+    devices = sorted({a.device_id for a in alerts})
+    related_to = [Alert.device_id.in_(devices)]
+    if users:
+        related_to.append(Alert.user.in_(users))
+    session.flush()
+    candidates = list(
+        session.scalars(
+            select(Alert)
+            .join(Incident, Incident.id == Alert.incident_id)
+            .where(
+                or_(*related_to),
+                Incident.status != "resolved",
+                Alert.last_activity >= min(a.first_activity for a in alerts) - window,
+                Alert.first_activity <= max(a.last_activity for a in alerts) + window,
+            )
+        )
+    )
+    # Plain tuples: reading the ORM's attributes for every pair would cost more than this.
+    known = [_facts(a) for a in candidates]
+    placed = []
+    for alert in alerts:
+        by_user = correlates_by_user(alert.user)
+        start, end = alert.first_activity - window, alert.last_activity + window
+        related = [
+            item
+            for item in known
+            if item[1] >= start
+            and item[0] <= end
+            and item[4] != alert.id
+            and (item[2] == alert.device_id or (by_user and item[3] == alert.user))
+        ]
+        related.sort(key=lambda item: (item[0], item[4]))
+        placed.append(_place(session, alert, [item[5] for item in related], device_name))
+        known.append(
+            (
+                alert.first_activity,
+                alert.last_activity,
+                alert.device_id,
+                alert.user,
+                alert.id,
+                alert,
+            )
+        )
+    session.flush()
+    return placed
+
+
+def _facts(alert: Alert) -> tuple[datetime, datetime, str, str | None, str, Alert]:
+    return (
+        alert.first_activity,
+        alert.last_activity,
+        alert.device_id,
+        alert.user,
+        alert.id,
+        alert,
+    )
+
+
+def _place(session: Session, alert: Alert, related: list[Alert], device_name: str) -> Incident:
+    """Put the alert into the incident of the first related alert, or a new one."""
     now = utcnow()
     if not related:
         incident = Incident(
@@ -127,7 +205,6 @@ def correlate(session: Session, alert: Alert, device_name: str, window: timedelt
         _merge(session, target, set(others))
     _widen(target, alert)
     target.updated_at = now
-    session.flush()
     return target
 
 

@@ -116,11 +116,9 @@ def detect(
             infos = ChainMap(correlations.infos, built.detector.rules)
 
     changes = alerts.raise_alerts(session, device_id, device.hostname, hits, infos, windows.alert)
-    touched_incidents = []
-    for alert in changes.created:
-        touched_incidents.append(
-            incidents.correlate(session, alert, device.hostname, windows.incident)
-        )
+    touched_incidents = incidents.correlate_new(
+        session, changes.created, device.hostname, windows.incident
+    )
     for alert in changes.updated:
         if alert.incident_id:
             incidents.refresh(session, alert.incident_id)
