@@ -83,6 +83,8 @@ def _import_rounds(
         started = time.perf_counter()
         summary = importer.run(files)
         seconds += time.perf_counter() - started
+        # The copy is not used again: its detector goes (compiled rules stay, by text).
+        CACHE.forget(str(engine.url))
         engine.dispose()
         assert summary.status == "complete", summary.to_dict()
         stored += summary.stored

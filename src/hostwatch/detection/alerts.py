@@ -52,6 +52,8 @@ class Hit:
 class AlertChanges:
     created: list[Alert] = field(default_factory=list)
     updated: list[Alert] = field(default_factory=list)
+    # Updated alerts whose activity now starts earlier or ends later than before.
+    widened: list[Alert] = field(default_factory=list)
     events_linked: int = 0
 
 
@@ -159,6 +161,7 @@ def raise_alerts(
 
     touched: dict[str, Alert] = {}
     created: set[str] = set()
+    bounds: dict[str, tuple[datetime, datetime]] = {}
     event_links: list[dict[str, Any]] = []
     wanted: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for (rule_id, key), group in groups.items():
@@ -174,6 +177,7 @@ def raise_alerts(
                 created.add(alert.id)
             elif alert.id not in created and alert.id not in touched:
                 changes.updated.append(alert)
+                bounds[alert.id] = (alert.first_activity, alert.last_activity)
             touched[alert.id] = alert
             alert.first_activity = min(alert.first_activity, hit.time)
             alert.last_activity = max(alert.last_activity, hit.time)
@@ -182,6 +186,9 @@ def raise_alerts(
             event_links.append({"alert_id": alert.id, "event_id": int(hit.row["id"])})
             wanted[alert.id] += [*entities_of(hit.row, device_name), *hit.entities]
             changes.events_linked += 1
+    changes.widened = [
+        a for a in changes.updated if bounds[a.id] != (a.first_activity, a.last_activity)
+    ]
     # The new alerts first: their links refer to them.
     session.flush()
 

@@ -46,6 +46,11 @@ class DetectorCache:
             self._built.clear()
             self._compiled.clear()
 
+    def forget(self, database: str) -> None:
+        """Drop the detector built for one database (its URL), as when it is deleted."""
+        with self._lock:
+            self._built.pop(database, None)
+
     def detector(self, session: Session) -> Built:
         """The detector of the enabled rules in the session's database, built if stale."""
         state = session.execute(

@@ -70,9 +70,8 @@ def _gap(a: Alert, b: Alert) -> timedelta:
 def correlate(session: Session, alert: Alert, device_name: str, window: timedelta) -> Incident:
     """Put a new alert into an incident, with the reason; returns the incident.
 
-    Limitation: only new alerts are correlated. An open alert whose activity widens as
-    events join it stays in its incident, even when it now comes within the window of
-    another incident's alerts; and an alert correlates by the user of its first event only.
+    An alert whose activity widens later is correlated again by `recorrelate`.
+    Limitation: an alert correlates by the user of its first event only.
     """
     by_user = correlates_by_user(alert.user)
     related_to = [Alert.device_id == alert.device_id]
@@ -154,6 +153,62 @@ def correlate_new(
         )
     session.flush()
     return placed
+
+
+def recorrelate(
+    session: Session, alerts: Sequence[Alert], device_name: str, window: timedelta
+) -> list[Incident]:
+    """Incidents of widened alerts merged with the open incidents they now come near.
+
+    An alert whose activity grew as events joined it may now be within the window of
+    alerts of another open incident (same device, or same named user): those incidents
+    merge into the alert's, and the alert's reason says why. Returns the incidents that
+    took others in.
+    """
+    grown = []
+    for alert in alerts:
+        if alert.incident_id is None:
+            continue
+        incident = session.get(Incident, alert.incident_id)
+        if incident is None or incident.status == "resolved":
+            continue
+        by_user = correlates_by_user(alert.user)
+        related_to = [Alert.device_id == alert.device_id]
+        if by_user:
+            related_to.append(Alert.user == alert.user)
+        session.flush()
+        related = list(
+            session.scalars(
+                select(Alert)
+                .join(Incident, Incident.id == Alert.incident_id)
+                .where(
+                    Alert.incident_id != incident.id,
+                    or_(*related_to),
+                    Incident.status != "resolved",
+                    Alert.last_activity >= alert.first_activity - window,
+                    Alert.first_activity <= alert.last_activity + window,
+                )
+                .order_by(Alert.first_activity, Alert.id)
+            )
+        )
+        if not related:
+            continue
+        others: dict[str, Alert] = {}
+        for other in related:
+            assert other.incident_id is not None
+            others.setdefault(other.incident_id, other)
+        merged = "; ".join(
+            f"{_link(alert, other, device_name)}, whose incident merged into this one "
+            "as the alert grew"
+            for other in others.values()
+        )
+        alert.incident_reason = f"{alert.incident_reason}; also {merged}"
+        _merge(session, incident, set(others))
+        _widen(incident, alert)
+        incident.updated_at = utcnow()
+        grown.append(incident)
+    session.flush()
+    return grown
 
 
 def _facts(alert: Alert) -> tuple[datetime, datetime, str, str | None, str, Alert]:

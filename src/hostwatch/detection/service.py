@@ -122,6 +122,10 @@ def detect(
     for alert in changes.updated:
         if alert.incident_id:
             incidents.refresh(session, alert.incident_id)
+    # A widened alert may now reach the alerts of another open incident.
+    touched_incidents += incidents.recorrelate(
+        session, changes.widened, device.hostname, windows.incident
+    )
     result.alerts_created = [a.id for a in changes.created]
     result.alerts_updated = [a.id for a in changes.updated]
     result.incidents = sorted({i.id for i in touched_incidents})
