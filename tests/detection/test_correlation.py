@@ -386,3 +386,17 @@ def test_correlation_of_stored_rules_is_accepted_and_unknown_reference_refused(
     with transaction(sessions, write=False) as session:
         assert [a.event_count for a in _alerts(session, BRUTE_FORCE)] == [8, 8]
         assert _alerts(session, FAILED_LOGON) == []
+
+
+def test_generate_true_keeps_the_base_rules_own_alerts(sessions: sessionmaker[Session]) -> None:
+    text = (DATA / "brute_force_local.yml").read_text()
+    text = text.replace("    type: event_count\n", "    type: event_count\n    generate: true\n")
+    with transaction(sessions) as session:
+        result = catalog.import_texts(session, [("generating.yml", text)])
+        assert sorted(result.added) == [FAILED_LOGON, BRUTE_FORCE]
+
+    EvtxImporter(sessions).run([shared_data(*LOCAL_BRUTE_FORCE)])
+
+    with transaction(sessions, write=False) as session:
+        assert [a.event_count for a in _alerts(session, BRUTE_FORCE)] == [8, 8]
+        assert sum(a.event_count for a in _alerts(session, FAILED_LOGON)) == 16
