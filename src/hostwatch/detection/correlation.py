@@ -362,11 +362,15 @@ def _keep(session: Session, device_id: str, groups: Mapping[tuple[str, str], _Gr
         for entry in group.new
     }
     event_ids = sorted({event_id for _, event_id, _ in pending})
+    correlation_ids = sorted({correlation_id for correlation_id, _, _ in pending})
     for start in range(0, len(event_ids), 1000):
         for known in session.execute(
             select(
                 CorrelationMatch.correlation_id, CorrelationMatch.event_id, CorrelationMatch.rule_id
-            ).where(CorrelationMatch.event_id.in_(event_ids[start : start + 1000]))
+            ).where(
+                CorrelationMatch.event_id.in_(event_ids[start : start + 1000]),
+                CorrelationMatch.correlation_id.in_(correlation_ids),
+            )
         ):
             pending.pop((known[0], int(known[1]), known[2]), None)
     if not pending:

@@ -199,7 +199,8 @@ class CorrelationMatch(Base):
 
     __tablename__ = "correlation_matches"
     __table_args__ = (
-        UniqueConstraint("correlation_id", "event_id", "rule_id"),
+        # Leading with the event: an event's deletion finds its matches by it too.
+        UniqueConstraint("event_id", "correlation_id", "rule_id"),
         Index("ix_correlation_matches_window", "correlation_id", "device_id", "group_key", "time"),
     )
 

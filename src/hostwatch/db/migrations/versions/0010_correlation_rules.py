@@ -58,10 +58,10 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_correlation_matches")),
         sa.UniqueConstraint(
-            "correlation_id",
             "event_id",
+            "correlation_id",
             "rule_id",
-            name=op.f("uq_correlation_matches_correlation_id"),
+            name=op.f("uq_correlation_matches_event_id"),
         ),
     )
     with op.batch_alter_table("correlation_matches", schema=None) as batch_op:
