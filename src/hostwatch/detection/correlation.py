@@ -15,6 +15,10 @@ each of them apart. Events with no value for a group-by field group under an emp
 Limitation: an alert raised by a window that met an upper-bound condition (lt, lte, eq,
 range) stays when later events push that window's count past the bound.
 Limitation: kept matches are deleted only with their events (or their rule).
+
+A base rule excluded on a device (hostwatch.detection.catalog) feeds no correlation there;
+a correlation excluded on a device raises no alert there, and its matches are counted in
+the detection result's `excluded`.
 """
 
 from __future__ import annotations
@@ -105,6 +109,8 @@ class CorrelationSet:
                 ref for ref, rule_id in zip(spec.references, ids, strict=True) if not rule_id
             ]
             if missing:
+                # Limitation: a correlation reads only enabled base rules; disabling a base
+                # rule stops its correlations too (logged, and listed as unusable).
                 reason = f"refers to {missing[0]!r}, which is not an enabled rule"
                 found.unusable.append((spec.info.id, reason))
                 log.warning("correlation %s cannot run: %s", spec.info.id, reason)
