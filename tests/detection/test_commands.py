@@ -90,3 +90,35 @@ def test_rules_exclude_needs_a_device_or_tag(hostwatch: Any) -> None:
     found = json.loads(tagged.stdout)
     assert (found["tag"], found["reason"]) == ("lab", "lab")
     assert found["expires_at"] is not None
+
+
+def test_rules_import_takes_a_correlation_with_its_base_rules_and_refuses_unknown_ones(
+    hostwatch: Any, tmp_path: Path
+) -> None:
+    together = Path(__file__).with_name("data") / "brute_force_local.yml"
+    lonely = tmp_path / "lonely.yml"
+    lonely.write_text(
+        "title: spray\nid: 44444444-5555-4666-8777-888888888888\n"
+        "correlation:\n  type: value_count\n  rules: [hw_not_imported]\n"
+        "  group-by: [IpAddress]\n  timespan: 10m\n  condition: {gte: 5, field: TargetUserName}\n"
+    )
+
+    result = hostwatch("rules", "import", str(together), str(lonely), "--json")
+
+    assert result.exit_code == 3
+    report = json.loads(result.stdout)
+    assert (report["files"], report["loaded"], report["added"]) == (2, 2, 2)
+    assert report["rejected"] == [
+        {
+            "file": str(lonely),
+            "rule_id": "44444444-5555-4666-8777-888888888888",
+            "title": "spray",
+            "reason": "refers to rule 'hw_not_imported', which is neither in this import nor "
+            "stored (by id or name)",
+        }
+    ]
+    listed = json.loads(hostwatch("rules", "list", "--json").stdout)
+    assert sorted(row["title"] for row in listed) == [
+        "Brute Force Against One Account",
+        "Failed Local Or Network Logon",
+    ]

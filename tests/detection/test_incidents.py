@@ -117,3 +117,49 @@ def test_correlates_by_user_leaves_out_service_and_machine_accounts() -> None:
 )
 def test_describe_gap_rounds_up(minutes: int, text: str) -> None:
     assert describe_gap(timedelta(minutes=minutes)) == text
+
+
+def test_alert_that_widens_toward_another_incident_merges_it(
+    sessions: sessionmaker[Session],
+) -> None:
+    with transaction(sessions) as session:
+        device_id = add_device(session, "app-01")
+        whoami = _raise(session, device_id, 0, "whoami.exe")
+        net = _raise(session, device_id, 300, "net.exe", guid="{other}")
+        old_incident = net.incident_id
+        assert old_incident != whoami.incident_id
+
+        # The whoami process runs again at 200 min: its alert now ends 100 min before net's.
+        rows = store(session, device_id, process_event(200, "whoami.exe"))
+        result = detect(session, device_id, rows, windows=WINDOWS)
+
+        assert (result.alerts_created, result.alerts_updated) == ([], [whoami.id])
+        assert result.incidents == [whoami.incident_id]
+        assert net.incident_id == whoami.incident_id
+        assert session.get(Incident, old_incident) is None
+        assert whoami.incident_reason == (
+            "first alert of the incident; also same device app-01 within 2 h of alert "
+            f"'Net Run' ({net.id[:8]}), whose incident merged into this one as the alert grew"
+        )
+        incident = session.get(Incident, whoami.incident_id)
+        assert incident is not None
+        assert (incident.first_activity, incident.last_activity) == (at(0), at(300))
+        assert incident.severity == "high"
+
+
+def test_alert_that_widens_within_its_bounds_merges_nothing(
+    sessions: sessionmaker[Session],
+) -> None:
+    with transaction(sessions) as session:
+        device_id = add_device(session, "app-01")
+        whoami = _raise(session, device_id, 0, "whoami.exe")
+        detect(session, device_id, store(session, device_id, process_event(60, "whoami.exe")))
+        net = _raise(session, device_id, 250, "net.exe", guid="{other}")
+
+        # An event inside the alert's activity (30 min): it grows in count, not in time.
+        rows = store(session, device_id, process_event(30, "whoami.exe"))
+        result = detect(session, device_id, rows, windows=WINDOWS)
+
+        assert result.alerts_updated == [whoami.id]
+        assert whoami.event_count == 3
+        assert net.incident_id != whoami.incident_id

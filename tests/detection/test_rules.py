@@ -116,7 +116,10 @@ def test_unusable_rules_are_reported_with_file_id_and_reason(tmp_path: Path) -> 
     assert "placeholder %admins%" in rejected["d_placeholder.yml"].reason
     assert rejected["e_duplicate.yml"].rule_id == rules[0].info.id
     assert "a_good.yml" in rejected["e_duplicate.yml"].reason
-    assert rejected["f_correlation.yml"].reason == "correlation rules are not supported yet"
+    assert rejected["f_correlation.yml"].rule_id == "0b5d7a4e-3c1e-4b8e-9a57-3f0a6a4d2e11"
+    assert rejected["f_correlation.yml"].reason == (
+        "refers to rule 'x', which is neither in this import nor stored (by id or name)"
+    )
     assert report.seconds > 0
 
 

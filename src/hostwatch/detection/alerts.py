@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from hostwatch.db.base import utcnow
+from hostwatch.db.base import new_id, utcnow
 from hostwatch.detection.attack import tactics_and_techniques
 from hostwatch.detection.models import ACTIVE_STATUSES, Alert, AlertEntity, AlertEvent
 from hostwatch.detection.rules import RuleInfo
@@ -36,6 +36,11 @@ class Hit:
 
     rule_id: str
     row: Mapping[str, Any]
+    # What the alert's events share beyond rule and device, when not their process: the
+    # group-by values of a correlation rule.
+    key: str | None = None
+    # Entities of the hit besides those of its event (a correlation's group-by values).
+    entities: tuple[tuple[str, str], ...] = ()
 
     @property
     def time(self) -> datetime:
@@ -47,6 +52,8 @@ class Hit:
 class AlertChanges:
     created: list[Alert] = field(default_factory=list)
     updated: list[Alert] = field(default_factory=list)
+    # Updated alerts whose activity now starts earlier or ends later than before.
+    widened: list[Alert] = field(default_factory=list)
     events_linked: int = 0
 
 
@@ -89,32 +96,17 @@ def _already_linked(session: Session, hits: Sequence[Hit]) -> set[tuple[str, int
     return linked
 
 
-class _Entities:
-    """The entities of the alerts touched in one call, so each is written once."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.known: dict[str, dict[str, set[str]]] = {}
-
-    def load(self, alert: Alert, new: bool) -> None:
-        if alert.id in self.known:
-            return
-        kinds: dict[str, set[str]] = defaultdict(set)
-        if not new:
-            for kind, value in self.session.execute(
-                select(AlertEntity.kind, AlertEntity.value).where(AlertEntity.alert_id == alert.id)
-            ):
-                kinds[kind].add(value)
-        self.known[alert.id] = kinds
-
-    def add(self, alert: Alert, entities: list[tuple[str, str]]) -> None:
-        kinds = self.known[alert.id]
-        for kind, value in entities:
-            values = kinds[kind]
-            if value in values or len(values) >= MAX_ENTITIES_PER_KIND:
-                continue
-            values.add(value)
-            self.session.add(AlertEntity(alert_id=alert.id, kind=kind, value=value))
+def _known_entities(session: Session, alert_ids: list[str]) -> dict[str, set[tuple[str, str]]]:
+    """The (kind, value) entities stored for these alerts, by alert id."""
+    known: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for start in range(0, len(alert_ids), 1000):
+        for alert_id, kind, value in session.execute(
+            select(AlertEntity.alert_id, AlertEntity.kind, AlertEntity.value).where(
+                AlertEntity.alert_id.in_(alert_ids[start : start + 1000])
+            )
+        ):
+            known[alert_id].add((kind, value))
+    return known
 
 
 def raise_alerts(
@@ -125,7 +117,13 @@ def raise_alerts(
     rules: Mapping[str, RuleInfo],
     window: timedelta,
 ) -> AlertChanges:
-    """Alerts for a device's rule hits: joined to open alerts in the window, else new ones."""
+    """Alerts for a device's rule hits: joined to open alerts in the window, else new ones.
+
+    A few statements per call whatever the number of hits: one for the events already
+    alerted on, one for the open alerts the hits could join, one for those alerts'
+    entities, and bulk inserts of the links; new alerts get their ids here, so nothing
+    waits for a flush in between.
+    """
     changes = AlertChanges()
     if not hits:
         return changes
@@ -134,52 +132,83 @@ def raise_alerts(
     for hit in hits:
         if (hit.rule_id, int(hit.row["id"])) in linked:
             continue
-        groups[(hit.rule_id, group_key(hit.row))].append(hit)
+        key = hit.key if hit.key is not None else group_key(hit.row)
+        groups[(hit.rule_id, key)].append(hit)
     if not groups:
         return changes
 
-    entities = _Entities(session)
     now = utcnow()
-    touched: dict[str, Alert] = {}
-    for (rule_id, key), group in groups.items():
-        group.sort(key=lambda h: h.time)
-        # The open alerts of this rule and process that the group's times could join.
-        open_alerts = list(
-            session.scalars(
+    earliest = min(hit.time for group in groups.values() for hit in group)
+    latest = max(hit.time for group in groups.values() for hit in group)
+    # The open alerts of these rules that the hits' times could join, by rule and group.
+    open_by_group: dict[tuple[str, str], list[Alert]] = defaultdict(list)
+    rule_ids = sorted({rule_id for rule_id, _ in groups})
+    with session.no_autoflush:
+        for start in range(0, len(rule_ids), 1000):
+            for found in session.scalars(
                 select(Alert)
                 .where(
                     Alert.device_id == device_id,
-                    Alert.rule_id == rule_id,
-                    Alert.group_key == key,
+                    Alert.rule_id.in_(rule_ids[start : start + 1000]),
                     Alert.status.in_(ACTIVE_STATUSES),
-                    Alert.last_activity >= group[0].time - window,
-                    Alert.first_activity <= group[-1].time + window,
+                    Alert.last_activity >= earliest - window,
+                    Alert.first_activity <= latest + window,
                 )
-                .order_by(Alert.first_activity)
-            )
-        )
+                .order_by(Alert.first_activity, Alert.id)
+            ):
+                if (found.rule_id, found.group_key) in groups:
+                    open_by_group[(found.rule_id, found.group_key)].append(found)
+
+    touched: dict[str, Alert] = {}
+    created: set[str] = set()
+    bounds: dict[str, tuple[datetime, datetime]] = {}
+    event_links: list[dict[str, Any]] = []
+    wanted: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for (rule_id, key), group in groups.items():
+        group.sort(key=lambda h: h.time)
+        open_alerts = open_by_group[(rule_id, key)]
         for hit in group:
             alert = _joinable(open_alerts, hit.time, window)
             if alert is None:
                 alert = _new_alert(device_id, key, rules[rule_id], hit)
                 session.add(alert)
-                session.flush()
                 open_alerts.append(alert)
                 changes.created.append(alert)
-                entities.load(alert, new=True)
-            else:
-                entities.load(alert, new=alert in changes.created)
-                if alert not in changes.created and alert.id not in touched:
-                    changes.updated.append(alert)
+                created.add(alert.id)
+            elif alert.id not in created and alert.id not in touched:
+                changes.updated.append(alert)
+                bounds[alert.id] = (alert.first_activity, alert.last_activity)
             touched[alert.id] = alert
             alert.first_activity = min(alert.first_activity, hit.time)
             alert.last_activity = max(alert.last_activity, hit.time)
             alert.event_count += 1
             alert.updated_at = now
-            session.add(AlertEvent(alert_id=alert.id, event_id=int(hit.row["id"])))
-            entities.add(alert, entities_of(hit.row, device_name))
+            event_links.append({"alert_id": alert.id, "event_id": int(hit.row["id"])})
+            wanted[alert.id] += [*entities_of(hit.row, device_name), *hit.entities]
             changes.events_linked += 1
+    changes.widened = [
+        a for a in changes.updated if bounds[a.id] != (a.first_activity, a.last_activity)
+    ]
+    # The new alerts first: their links refer to them.
     session.flush()
+
+    known = _known_entities(session, [a for a in wanted if a not in created])
+    entity_rows = []
+    for alert_id, entities in wanted.items():
+        have = known[alert_id]
+        per_kind: dict[str, int] = defaultdict(int)
+        for kind, _ in have:
+            per_kind[kind] += 1
+        for kind, value in entities:
+            if (kind, value) in have or per_kind[kind] >= MAX_ENTITIES_PER_KIND:
+                continue
+            have.add((kind, value))
+            per_kind[kind] += 1
+            entity_rows.append({"alert_id": alert_id, "kind": kind, "value": value})
+    if event_links:
+        session.execute(insert(AlertEvent), event_links)
+    if entity_rows:
+        session.execute(insert(AlertEntity), entity_rows)
     return changes
 
 
@@ -194,6 +223,7 @@ def _new_alert(device_id: str, key: str, info: RuleInfo, hit: Hit) -> Alert:
     tactics, techniques = tactics_and_techniques(info.tags)
     user = hit.row.get("user")
     return Alert(
+        id=new_id(),
         device_id=device_id,
         rule_id=info.id,
         group_key=key,

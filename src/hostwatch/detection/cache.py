@@ -13,12 +13,13 @@ import threading
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from hostwatch.detection.correlation import CorrelationSet
 from hostwatch.detection.engine import Detector
 from hostwatch.detection.models import DetectionRule, DetectionState
-from hostwatch.detection.rules import CompiledRule, RuleLoader
+from hostwatch.detection.rules import CompiledCorrelation, CompiledRule, RuleLoader
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class Built:
     detector: Detector
     # Rules stored as enabled that no longer compile (a pySigma upgrade may refuse one).
     unusable: tuple[str, ...]
+    correlations: CorrelationSet
 
 
 class DetectorCache:
@@ -37,12 +39,17 @@ class DetectorCache:
         self._lock = threading.Lock()
         self._built: dict[str, Built] = {}
         # Text hash -> the rules compiled from that text, by id.
-        self._compiled: dict[str, dict[str, CompiledRule]] = {}
+        self._compiled: dict[str, dict[str, CompiledRule | CompiledCorrelation]] = {}
 
     def clear(self) -> None:
         with self._lock:
             self._built.clear()
             self._compiled.clear()
+
+    def forget(self, database: str) -> None:
+        """Drop the detector built for one database (its URL), as when it is deleted."""
+        with self._lock:
+            self._built.pop(database, None)
 
     def detector(self, session: Session) -> Built:
         """The detector of the enabled rules in the session's database, built if stale."""
@@ -66,12 +73,13 @@ class DetectorCache:
 
     def _build(self, session: Session, version: int, stamp: str) -> Built:
         started = time.perf_counter()
-        enabled = session.execute(
-            select(DetectionRule.id, DetectionRule.text_sha256, DetectionRule.file).where(
-                DetectionRule.enabled.is_(True)
+        # Disabled correlation rules too: their `generate: false` still silences base rules.
+        stored = session.execute(
+            select(DetectionRule.id, DetectionRule.text_sha256, DetectionRule.enabled).where(
+                or_(DetectionRule.enabled.is_(True), DetectionRule.correlation_type.is_not(None))
             )
         ).all()
-        wanted_hashes = {digest for _, digest, _ in enabled}
+        wanted_hashes = {digest for _, digest, _ in stored}
         missing = wanted_hashes - self._compiled.keys()
         if missing:
             texts = session.execute(
@@ -84,30 +92,39 @@ class DetectorCache:
                     continue
                 loader = RuleLoader()
                 loader.load_text(file, text)
-                self._compiled[digest] = {rule.info.id: rule for rule in loader.rules}
+                texts_rules: list[CompiledRule | CompiledCorrelation] = [*loader.rules]
+                texts_rules += loader.correlations
+                self._compiled[digest] = {rule.info.id: rule for rule in texts_rules}
         # Texts no enabled rule uses any more are let go.
         for digest in list(self._compiled):
             if digest not in wanted_hashes:
                 del self._compiled[digest]
 
-        rules = []
-        unusable = []
-        for rule_id, digest, _ in enabled:
+        rules: list[CompiledRule] = []
+        correlations: list[CompiledCorrelation] = []
+        switched_off: list[CompiledCorrelation] = []
+        unusable: list[str] = []
+        for rule_id, digest, enabled in stored:
             compiled = self._compiled.get(digest, {}).get(rule_id)
             if compiled is None:
-                unusable.append(rule_id)
-            else:
+                if enabled:
+                    unusable.append(rule_id)
+            elif isinstance(compiled, CompiledCorrelation):
+                (correlations if enabled else switched_off).append(compiled)
+            elif enabled:
                 rules.append(compiled)
         if unusable:
             log.warning("%d enabled rules no longer compile, e.g. %s", len(unusable), unusable[0])
         detector = Detector(rules)
+        correlation_set = CorrelationSet.build(correlations, switched_off, detector.rules)
+        unusable += [rule_id for rule_id, _ in correlation_set.unusable]
         log.info(
             "detector built for rules version %d: %d rules in %.2f s",
             version,
             len(rules),
             time.perf_counter() - started,
         )
-        return Built(stamp, version, detector, tuple(unusable))
+        return Built(stamp, version, detector, tuple(unusable), correlation_set)
 
 
 # The process's cache.

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from hostwatch.db.base import new_id, utcnow
 from hostwatch.detection.models import DetectionRule, DetectionState, RuleExclusion
-from hostwatch.detection.rules import CompiledRule, LoadReport, RuleLoader
+from hostwatch.detection.rules import CompiledCorrelation, CompiledRule, LoadReport, RuleLoader
 from hostwatch.devices.models import Device, DeviceTag
 from hostwatch.errors import InvalidInput, NotFound
 
@@ -36,10 +36,31 @@ class _TextKeepingLoader(RuleLoader):
         self.texts: dict[str, str] = {}
 
     def load_text(self, name: str, text: str) -> None:
-        before = len(self.rules)
+        before, before_correlations = len(self.rules), len(self.correlations)
         super().load_text(name, text)
-        for rule in self.rules[before:]:
+        new: list[CompiledRule | CompiledCorrelation] = [*self.rules[before:]]
+        new += self.correlations[before_correlations:]
+        for rule in new:
             self.texts[rule.info.id] = text
+
+
+def _check_references(session: Session, loader: _TextKeepingLoader) -> None:
+    """Refuse the loaded correlations that refer to a rule neither loaded nor stored."""
+
+    def known(reference: str) -> str | None:
+        here = loader.known_here(reference)
+        if here is not None:
+            return here
+        found = session.execute(
+            select(DetectionRule.correlation_type)
+            .where(or_(DetectionRule.id == reference, DetectionRule.name == reference))
+            .limit(1)
+        ).one_or_none()
+        if found is None:
+            return None
+        return "rule" if found[0] is None else "correlation"
+
+    loader.check_references(known)
 
 
 @dataclass
@@ -91,7 +112,8 @@ def import_paths(session: Session, paths: Sequence[Path]) -> RuleImport:
     """
     loader = _TextKeepingLoader()
     loader.load_paths(paths)
-    return store_loaded(session, loader.rules, loader.texts, loader.report)
+    _check_references(session, loader)
+    return store_loaded(session, [*loader.rules, *loader.correlations], loader.texts, loader.report)
 
 
 def import_texts(session: Session, texts: Iterable[tuple[str, str]]) -> RuleImport:
@@ -99,11 +121,15 @@ def import_texts(session: Session, texts: Iterable[tuple[str, str]]) -> RuleImpo
     loader = _TextKeepingLoader()
     for name, text in texts:
         loader.load_text(name, text)
-    return store_loaded(session, loader.rules, loader.texts, loader.report)
+    _check_references(session, loader)
+    return store_loaded(session, [*loader.rules, *loader.correlations], loader.texts, loader.report)
 
 
 def store_loaded(
-    session: Session, rules: list[CompiledRule], texts: dict[str, str], report: LoadReport
+    session: Session,
+    rules: Sequence[CompiledRule | CompiledCorrelation],
+    texts: dict[str, str],
+    report: LoadReport,
 ) -> RuleImport:
     result = RuleImport(report=report)
     stored = {
@@ -128,6 +154,8 @@ def store_loaded(
             "category": info.category,
             "service": info.service,
             "file": info.path,
+            "name": info.name,
+            "correlation_type": rule.kind if isinstance(rule, CompiledCorrelation) else None,
             "text": text,
             "text_sha256": digest,
         }

@@ -9,7 +9,8 @@ those incidents become one. An alert that relates to none opens an incident of i
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -69,9 +70,8 @@ def _gap(a: Alert, b: Alert) -> timedelta:
 def correlate(session: Session, alert: Alert, device_name: str, window: timedelta) -> Incident:
     """Put a new alert into an incident, with the reason; returns the incident.
 
-    Limitation: only new alerts are correlated. An open alert whose activity widens as
-    events join it stays in its incident, even when it now comes within the window of
-    another incident's alerts; and an alert correlates by the user of its first event only.
+    An alert whose activity widens later is correlated again by `recorrelate`.
+    Limitation: an alert correlates by the user of its first event only.
     """
     by_user = correlates_by_user(alert.user)
     related_to = [Alert.device_id == alert.device_id]
@@ -91,6 +91,139 @@ def correlate(session: Session, alert: Alert, device_name: str, window: timedelt
             .order_by(Alert.first_activity, Alert.id)
         )
     )
+    incident = _place(session, alert, related, device_name)
+    session.flush()
+    return incident
+
+
+def correlate_new(
+    session: Session, alerts: Sequence[Alert], device_name: str, window: timedelta
+) -> list[Incident]:
+    """`correlate` for the new alerts of one device, in order, with one query for them all.
+
+    The alerts they could relate to (same device, or one of their users, in open incidents,
+    within the window of their activity) are read once; each alert placed joins them for
+    the next.
+    """
+    if not alerts:
+        return []
+    users = sorted({a.user for a in alerts if a.user and correlates_by_user(a.user)})
+    devices = sorted({a.device_id for a in alerts})
+    related_to = [Alert.device_id.in_(devices)]
+    if users:
+        related_to.append(Alert.user.in_(users))
+    session.flush()
+    candidates = list(
+        session.scalars(
+            select(Alert)
+            .join(Incident, Incident.id == Alert.incident_id)
+            .where(
+                or_(*related_to),
+                Incident.status != "resolved",
+                Alert.last_activity >= min(a.first_activity for a in alerts) - window,
+                Alert.first_activity <= max(a.last_activity for a in alerts) + window,
+            )
+        )
+    )
+    # Plain tuples: reading the ORM's attributes for every pair would cost more than this.
+    known = [_facts(a) for a in candidates]
+    placed = []
+    for alert in alerts:
+        by_user = correlates_by_user(alert.user)
+        start, end = alert.first_activity - window, alert.last_activity + window
+        related = [
+            item
+            for item in known
+            if item[1] >= start
+            and item[0] <= end
+            and item[4] != alert.id
+            and (item[2] == alert.device_id or (by_user and item[3] == alert.user))
+        ]
+        related.sort(key=lambda item: (item[0], item[4]))
+        placed.append(_place(session, alert, [item[5] for item in related], device_name))
+        known.append(
+            (
+                alert.first_activity,
+                alert.last_activity,
+                alert.device_id,
+                alert.user,
+                alert.id,
+                alert,
+            )
+        )
+    session.flush()
+    return placed
+
+
+def recorrelate(
+    session: Session, alerts: Sequence[Alert], device_name: str, window: timedelta
+) -> list[Incident]:
+    """Incidents of widened alerts merged with the open incidents they now come near.
+
+    An alert whose activity grew as events joined it may now be within the window of
+    alerts of another open incident (same device, or same named user): those incidents
+    merge into the alert's, and the alert's reason says why. Returns the incidents that
+    took others in.
+    """
+    grown = []
+    for alert in alerts:
+        if alert.incident_id is None:
+            continue
+        incident = session.get(Incident, alert.incident_id)
+        if incident is None or incident.status == "resolved":
+            continue
+        by_user = correlates_by_user(alert.user)
+        related_to = [Alert.device_id == alert.device_id]
+        if by_user:
+            related_to.append(Alert.user == alert.user)
+        session.flush()
+        related = list(
+            session.scalars(
+                select(Alert)
+                .join(Incident, Incident.id == Alert.incident_id)
+                .where(
+                    Alert.incident_id != incident.id,
+                    or_(*related_to),
+                    Incident.status != "resolved",
+                    Alert.last_activity >= alert.first_activity - window,
+                    Alert.first_activity <= alert.last_activity + window,
+                )
+                .order_by(Alert.first_activity, Alert.id)
+            )
+        )
+        if not related:
+            continue
+        others: dict[str, Alert] = {}
+        for other in related:
+            assert other.incident_id is not None
+            others.setdefault(other.incident_id, other)
+        merged = "; ".join(
+            f"{_link(alert, other, device_name)}, whose incident merged into this one "
+            "as the alert grew"
+            for other in others.values()
+        )
+        alert.incident_reason = f"{alert.incident_reason}; also {merged}"
+        _merge(session, incident, set(others))
+        _widen(incident, alert)
+        incident.updated_at = utcnow()
+        grown.append(incident)
+    session.flush()
+    return grown
+
+
+def _facts(alert: Alert) -> tuple[datetime, datetime, str, str | None, str, Alert]:
+    return (
+        alert.first_activity,
+        alert.last_activity,
+        alert.device_id,
+        alert.user,
+        alert.id,
+        alert,
+    )
+
+
+def _place(session: Session, alert: Alert, related: list[Alert], device_name: str) -> Incident:
+    """Put the alert into the incident of the first related alert, or a new one."""
     now = utcnow()
     if not related:
         incident = Incident(
@@ -127,7 +260,6 @@ def correlate(session: Session, alert: Alert, device_name: str, window: timedelt
         _merge(session, target, set(others))
     _widen(target, alert)
     target.updated_at = now
-    session.flush()
     return target
 
 

@@ -61,6 +61,10 @@ class DetectionRule(Base):
     # The file the rule came from, and that file's whole YAML text (one file may hold
     # several documents that only make sense together).
     file: Mapped[str] = mapped_column(Text)
+    # The rule's Sigma `name`, by which correlation rules may refer to it (besides its id).
+    name: Mapped[str | None] = mapped_column(String(255), default=None, index=True)
+    # For a correlation rule its type (event_count, value_count, temporal, ...); else None.
+    correlation_type: Mapped[str | None] = mapped_column(String(32), default=None)
     text: Mapped[str] = mapped_column(Text)
     text_sha256: Mapped[str] = mapped_column(String(64))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -184,3 +188,31 @@ class AlertEntity(Base):
     alert_id: Mapped[str] = mapped_column(String(36), ForeignKey("alerts.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
     value: Mapped[str] = mapped_column(String(1024))
+
+
+class CorrelationMatch(Base):
+    """A base-rule match kept for a correlation rule's windows (hostwatch.detection.correlation).
+
+    Kept in the database so that windows span batches, imports and agent uploads, and so
+    that events arriving out of time order meet the ones stored before them.
+    """
+
+    __tablename__ = "correlation_matches"
+    __table_args__ = (
+        # Leading with the event: an event's deletion finds its matches by it too.
+        UniqueConstraint("event_id", "correlation_id", "rule_id"),
+        Index("ix_correlation_matches_window", "correlation_id", "device_id", "group_key", "time"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    correlation_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("detection_rules.id", ondelete="CASCADE")
+    )
+    device_id: Mapped[str] = mapped_column(String(36), ForeignKey("devices.id", ondelete="CASCADE"))
+    # The values of the correlation's group-by fields, as "Field=value; Other=value".
+    group_key: Mapped[str] = mapped_column(String(512))
+    # The base rule that matched, and for value_count the value of the counted field.
+    rule_id: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[int] = mapped_column(EventId, ForeignKey("events.id", ondelete="CASCADE"))
+    time: Mapped[datetime]
+    value: Mapped[str | None] = mapped_column(String(1024), default=None)

@@ -17,14 +17,14 @@ import copy
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 from sigma.collection import SigmaCollection
-from sigma.correlations import SigmaCorrelationRule
+from sigma.correlations import SigmaCorrelationCondition, SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.filters import SigmaFilter
 from sigma.pipelines.sysmon import sysmon_pipeline
@@ -65,6 +65,8 @@ class RuleInfo:
     category: str | None
     service: str | None
     path: str
+    # The rule's `name`, by which correlation rules may refer to it as well as by its id.
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,32 @@ class Version:
 class CompiledRule:
     info: RuleInfo
     versions: tuple[Version, ...]
+
+
+# The correlation types evaluated (hostwatch.detection.correlation).
+CORRELATION_TYPES = ("event_count", "value_count", "temporal", "temporal_ordered")
+
+
+@dataclass(frozen=True)
+class CompiledCorrelation:
+    """A Sigma correlation rule: base-rule matches of one group counted within a timespan.
+
+    `references` name base rules by id or name, as the rule wrote them; `aliases` maps a
+    group-by alias to the field it stands for in the events of each reference.
+    """
+
+    info: RuleInfo
+    kind: str
+    references: tuple[str, ...]
+    group_by: tuple[str, ...]
+    timespan_seconds: int
+    op: str
+    count: int
+    # The upper bound of a `range` condition (whose lower bound is `count`, op "gte").
+    high: int | None
+    field: str | None
+    generate: bool
+    aliases: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -179,8 +207,8 @@ def compile_rule(rule: SigmaRule) -> Node:
     return any_of(nodes)
 
 
-def _info(rule: SigmaRule, path: str) -> RuleInfo:
-    logsource = rule.logsource
+def _info(rule: SigmaRule | SigmaCorrelationRule, path: str) -> RuleInfo:
+    logsource = getattr(rule, "logsource", None)
     return RuleInfo(
         id=str(rule.id),
         title=rule.title,
@@ -191,10 +219,11 @@ def _info(rule: SigmaRule, path: str) -> RuleInfo:
         references=tuple(rule.references),
         falsepositives=tuple(rule.falsepositives),
         author=rule.author,
-        product=logsource.product,
-        category=logsource.category,
-        service=logsource.service,
+        product=logsource.product if logsource else None,
+        category=logsource.category if logsource else None,
+        service=logsource.service if logsource else None,
         path=path,
+        name=rule.name,
     )
 
 
@@ -207,8 +236,19 @@ _MODIFIER_ALIASES = {"utf16le": "wide"}
 
 
 def _with_aliases(document: Any) -> Any:
-    """The rule document with aliased modifiers renamed in its detection's field keys."""
-    if not isinstance(document, dict) or not isinstance(document.get("detection"), dict):
+    """The rule document with aliased modifiers renamed in its detection's field keys, and
+    a correlation's `range` condition made into one pySigma knows (see `split_range`)."""
+    if not isinstance(document, dict):
+        return document
+    correlation = document.get("correlation")
+    if isinstance(correlation, dict) and isinstance(correlation.get("condition"), dict):
+        condition = dict(correlation["condition"])
+        if "range" in condition:
+            low, high = split_range(condition.pop("range"))
+            condition["gte"] = low
+            document["correlation"] = {**correlation, "condition": condition}
+            document[RANGE_HIGH] = high
+    if not isinstance(document.get("detection"), dict):
         return document
     document["detection"] = {
         name: _rename_modifiers(value) for name, value in document["detection"].items()
@@ -230,6 +270,23 @@ def _rename_modifiers(value: Any) -> Any:
     return renamed
 
 
+# Sigma's `range: LOW..HIGH` correlation condition is not in this pySigma release: the
+# loader gives pySigma `gte: LOW` and keeps HIGH in this top-level key of the rule, which
+# pySigma keeps among the rule's custom attributes.
+RANGE_HIGH = "x-hostwatch-range-high"
+
+
+def split_range(value: Any) -> tuple[int, int]:
+    """`LOW..HIGH` of a range condition as two counts; a clear error when it is not that."""
+    low, sep, high = str(value).partition("..")
+    if not sep or not low.strip().isdigit() or not high.strip().isdigit():
+        raise UnusableValue(f"the range condition {value!r} is not of the form LOW..HIGH")
+    bounds = int(low), int(high)
+    if bounds[0] > bounds[1]:
+        raise UnusableValue(f"the range condition {value!r} has its bounds the wrong way round")
+    return bounds
+
+
 def _reason(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
@@ -240,6 +297,7 @@ class RuleLoader:
 
     def __init__(self) -> None:
         self.rules: list[CompiledRule] = []
+        self.correlations: list[CompiledCorrelation] = []
         self.report = LoadReport()
         self._seen: dict[str, str] = {}
 
@@ -300,9 +358,7 @@ class RuleLoader:
         rule_id = str(rule.id) if getattr(rule, "id", None) else None
         title = getattr(rule, "title", None)
         if isinstance(rule, SigmaCorrelationRule):
-            # Limitation: correlation rules (event_count, value_count, temporal) are not
-            # evaluated yet; they are reported, not dropped.
-            self._reject(name, rule_id, title, "correlation rules are not supported yet")
+            self._add_correlation(name, rule)
             return
         if isinstance(rule, SigmaFilter):
             self._reject(name, rule_id, title, "Sigma filters are not supported yet")
@@ -337,6 +393,109 @@ class RuleLoader:
         self.rules.append(CompiledRule(info, tuple(versions)))
         self.report.loaded += 1
 
+    def _add_correlation(self, name: str, rule: SigmaCorrelationRule) -> None:
+        rule_id = str(rule.id) if rule.id else None
+        title = rule.title
+        if rule.errors:
+            self._reject(name, rule_id, title, "; ".join(_reason(e) for e in rule.errors))
+            return
+        if rule_id is None:
+            self._reject(name, None, title, "the correlation rule has no id")
+            return
+        if rule_id in self._seen:
+            self._reject(name, rule_id, title, f"the id is already used by {self._seen[rule_id]}")
+            return
+        kind = rule.type.name.lower()
+        if kind not in CORRELATION_TYPES:
+            self._reject(
+                name,
+                rule_id,
+                title,
+                f"correlation type {kind} is not supported (only {', '.join(CORRELATION_TYPES)})",
+            )
+            return
+        condition = rule.condition
+        if not isinstance(condition, SigmaCorrelationCondition) or not rule.rules:
+            # Limitation: extended temporal conditions (`a and not b`) are not evaluated.
+            self._reject(name, rule_id, title, "extended correlation conditions are not supported")
+            return
+        field_name = condition.fieldref
+        if isinstance(field_name, list):
+            if len(field_name) != 1:
+                self._reject(name, rule_id, title, "value_count counts the values of one field")
+                return
+            field_name = field_name[0]
+        high = rule.custom_attributes.get(RANGE_HIGH)
+        aliases = tuple(
+            (
+                alias.alias,
+                tuple(
+                    sorted((ref.reference, str(mapped)) for ref, mapped in alias.mapping.items())
+                ),
+            )
+            for alias in rule.aliases
+        )
+        self._seen[rule_id] = name
+        self.correlations.append(
+            CompiledCorrelation(
+                info=_info(rule, name),
+                kind=kind,
+                references=tuple(ref.reference for ref in rule.rules),
+                group_by=tuple(rule.group_by or ()),
+                timespan_seconds=rule.timespan.seconds,
+                op=condition.op.name.lower(),
+                count=condition.count,
+                high=int(high) if high is not None else None,
+                field=field_name,
+                generate=bool(rule.generate),
+                aliases=aliases,
+            )
+        )
+        self.report.loaded += 1
+
+    def check_references(self, known: Callable[[str], str | None]) -> None:
+        """Reject the correlations that refer to a rule `known` does not find.
+
+        `known(reference)` answers "rule", "correlation" or None for a reference (an id or
+        name). A correlation of correlations is refused too.
+        """
+        kept = []
+        for correlation in self.correlations:
+            problem = None
+            for reference in correlation.references:
+                found = known(reference)
+                if found is None:
+                    problem = (
+                        f"refers to rule {reference!r}, which is neither in this import nor "
+                        "stored (by id or name)"
+                    )
+                elif found == "correlation":
+                    # Limitation: correlations of correlations are not evaluated.
+                    problem = (
+                        f"refers to correlation {reference!r}: chained correlations "
+                        "are not supported"
+                    )
+                if problem:
+                    break
+            if problem is None:
+                kept.append(correlation)
+                continue
+            info = correlation.info
+            self._seen.pop(info.id, None)
+            self.report.loaded -= 1
+            self._reject(info.path, info.id, info.title, problem)
+        self.correlations = kept
+
+    def known_here(self, reference: str) -> str | None:
+        """Whether a reference names a rule or correlation loaded by this loader."""
+        for rule in self.rules:
+            if reference in (rule.info.id, rule.info.name):
+                return "rule"
+        for correlation in self.correlations:
+            if reference in (correlation.info.id, correlation.info.name):
+                return "correlation"
+        return None
+
     def _reject(self, file: str, rule_id: str | None, title: str | None, reason: str) -> None:
         log.info("rule rejected: %s rule %s: %s", file, rule_id, reason)
         self.report.rejected.append(Rejected(file, rule_id, title, reason))
@@ -353,9 +512,14 @@ def _rule_files(folder: Path) -> list[Path]:
 
 
 def load_rules(paths: Iterable[Path]) -> tuple[list[CompiledRule], LoadReport]:
-    """Every rule in the given files and folders, compiled, with the load's report."""
+    """Every rule in the given files and folders, compiled, with the load's report.
+
+    Correlation rules are checked (their references must be among the rules loaded) and
+    counted, but only the base rules are returned; `RuleLoader.correlations` has them.
+    """
     loader = RuleLoader()
     loader.load_paths(paths)
+    loader.check_references(loader.known_here)
     log.info(
         "rules loaded: %d, rejected: %d, in %.2f s",
         loader.report.loaded,

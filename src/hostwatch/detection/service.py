@@ -11,6 +11,7 @@ nothing: an event is alerted on at most once per rule.
 from __future__ import annotations
 
 import logging
+from collections import ChainMap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,8 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from hostwatch.config import Settings
 from hostwatch.db.base import utcnow
 from hostwatch.db.engine import transaction
-from hostwatch.detection import alerts, catalog, incidents, risk
+from hostwatch.detection import alerts, catalog, correlation, incidents, risk
 from hostwatch.detection.cache import CACHE, DetectorCache
+from hostwatch.detection.rules import RuleInfo
 from hostwatch.devices.models import Device
 from hostwatch.errors import NotFound
 from hostwatch.events.models import Event
@@ -88,7 +90,8 @@ def detect(
     result.matches = len(matches)
     if not matches:
         return result
-    excluded = catalog.excluded_rules(session, device_id, {m.rule_id for m in matches}, utcnow())
+    now = utcnow()
+    excluded = catalog.excluded_rules(session, device_id, {m.rule_id for m in matches}, now)
     hits = []
     for match in matches:
         if match.rule_id in excluded:
@@ -96,17 +99,33 @@ def detect(
         else:
             hits.append(alerts.Hit(match.rule_id, rows[match.event_index]))
 
-    changes = alerts.raise_alerts(
-        session, device_id, device.hostname, hits, built.detector.rules, windows.alert
+    infos: Mapping[str, RuleInfo] = built.detector.rules
+    correlations = built.correlations
+    if correlations.by_rule:
+        # Base rules feed the correlations that read them; those marked `generate: false`
+        # raise nothing of their own.
+        found = correlation.evaluate(session, device_id, hits, correlations)
+        hits = [hit for hit in hits if hit.rule_id not in correlations.silent]
+        if found:
+            excluded = catalog.excluded_rules(session, device_id, {h.rule_id for h in found}, now)
+            for hit in found:
+                if hit.rule_id in excluded:
+                    result.excluded[hit.rule_id] = result.excluded.get(hit.rule_id, 0) + 1
+                else:
+                    hits.append(hit)
+            infos = ChainMap(correlations.infos, built.detector.rules)
+
+    changes = alerts.raise_alerts(session, device_id, device.hostname, hits, infos, windows.alert)
+    touched_incidents = incidents.correlate_new(
+        session, changes.created, device.hostname, windows.incident
     )
-    touched_incidents = []
-    for alert in changes.created:
-        touched_incidents.append(
-            incidents.correlate(session, alert, device.hostname, windows.incident)
-        )
     for alert in changes.updated:
         if alert.incident_id:
             incidents.refresh(session, alert.incident_id)
+    # A widened alert may now reach the alerts of another open incident.
+    touched_incidents += incidents.recorrelate(
+        session, changes.widened, device.hostname, windows.incident
+    )
     result.alerts_created = [a.id for a in changes.created]
     result.alerts_updated = [a.id for a in changes.updated]
     result.incidents = sorted({i.id for i in touched_incidents})
