@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +135,33 @@ def test_a_bad_document_beside_good_ones_is_reported_and_the_rest_imported(
     assert [(p["file"], p["message"]) for p in problems] == [
         (str(bad), "skipped: not a readable CVRF document: no element found: line 1, column 98")
     ]
+
+
+def test_an_unknown_product_id_is_reported_with_its_element_and_the_rest_imports(
+    hostwatch: Any, tmp_path: Path
+) -> None:
+    text = shared_data("msrc_cvrf", "cvrfDocument-2023-Dec.xml").read_text(encoding="utf-8")
+    # The first Vendor Fix with a KB of the document now names a product the tree does not list
+    # (this document writes its elements without a namespace prefix; others with one).
+    fix = re.search(
+        r'<(?:\w+:)?Remediation Type="Vendor Fix">\s*<(?:\w+:)?Description>\d{7}<', text
+    )
+    assert fix is not None
+    product = re.compile(r"(<(?:\w+:)?ProductID>)(\d+)(<)").search(text, fix.end())
+    assert product is not None
+    broken = text[: product.start(2)] + "99999" + text[product.end(2) :]
+    cve = re.findall(r"<(?:\w+:)?CVE>(CVE-[\d-]+)<", text[: fix.start()])[-1]
+    path = tmp_path / "cvrfDocument-2023-Dec.xml"
+    path.write_text(broken, encoding="utf-8")
+
+    result = hostwatch("feeds", "import", str(path), "--json")
+    summary = json.loads(result.stdout)
+
+    assert result.exit_code == 3
+    assert summary["records_by_feed"] == {"msrc": 51}
+    messages = [(p["file"], p["message"]) for f in summary["per_file"] for p in f["problems"]]
+    assert len(messages) == 1
+    file, message = messages[0]
+    assert file == str(path)
+    assert message.startswith(f"skipped: Vulnerability {cve}, Remediation KB")
+    assert "ProductID '99999' is not in the ProductTree" in message

@@ -332,8 +332,8 @@ def _remediation(
     for product in product_ids:
         if product not in document.products:
             document.skipped.append(
-                f"{document.document_id}: {cve.cve} KB{number.group(1)} names product "
-                f"{product}, which the product tree does not list"
+                f"Vulnerability {cve.cve}, Remediation KB{number.group(1)}: ProductID "
+                f"{product!r} is not in the ProductTree; that product's update is skipped"
             )
             continue
         key = (number.group(1), product)
