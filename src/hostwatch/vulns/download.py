@@ -68,7 +68,7 @@ def fetch(
     for _ in range(MAX_REDIRECTS + 1):
         try:
             with client.stream("GET", current, headers=headers or {}) as response:
-                if response.is_redirect:
+                if response.has_redirect_location:
                     target = urljoin(current, response.headers.get("location", ""))
                     if _origin(target) != _origin(current):
                         # The query of a redirect may hold a signed token: leave it out.

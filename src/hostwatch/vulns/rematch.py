@@ -87,14 +87,14 @@ def concerned_devices(session: Session, changes: WriteResult) -> set[str]:
                 select(Affected.ecosystem, Affected.package)
                 .where(Affected.advisory_id.in_(part))
                 .distinct()
-            ).tuples()
+            ).all()
         )
         cpes.update(
             session.execute(
                 select(CpeProduct.vendor, CpeProduct.product)
                 .where(CpeProduct.advisory_id.in_(part))
                 .distinct()
-            ).tuples()
+            ).all()
         )
     for part in _chunks(sorted(vulnerabilities)):
         devices.update(
@@ -142,7 +142,7 @@ def _devices_with_packages(session: Session, keys: Iterable[tuple[str, str]]) ->
                 Software.source.in_(PACKAGE_SOURCES),
                 or_(lower_name.in_(part), lower_source.in_(part)),
             )
-        ).tuples()
+        ).all()
         for device_id, source, name, source_package in rows:
             if device_id in found:
                 continue
@@ -176,7 +176,7 @@ def _devices_with_programs(session: Session, cpes: set[tuple[str, str]]) -> set[
         select(Software.name, Software.vendor)
         .where(Software.source.not_in(PACKAGE_SOURCES))
         .distinct()
-    ).tuples()
+    ).all()
     for name, vendor in rows:
         mapping = products.map_program(name, vendor, None)
         if mapping is not None and any((p.vendor, p.product) in cpes for p in mapping.products):
@@ -187,7 +187,7 @@ def _devices_with_programs(session: Session, cpes: set[tuple[str, str]]) -> set[
             select(Software.device_id, Software.name, Software.vendor).where(
                 Software.name.in_(part), Software.source.not_in(PACKAGE_SOURCES)
             )
-        ).tuples():
+        ).all():
             if (name, vendor) in wanted:
                 found.add(device_id)
     return found

@@ -229,8 +229,15 @@ class FeedUpdater:
 
         if result.status != NOT_MODIFIED:
             result.records = part.records
-            clean = not part.problems
-            if clean and validators.get("complete"):
+            # Read whole: downloaded, every file parsed and every record stored. Malformed
+            # records do not stop that: downloading again would bring them back unchanged.
+            whole = (
+                bool(validators)
+                and not part.input_problems
+                and part.not_stored == 0
+                and all(f.feed is not None for f in part.files)
+            )
+            if whole and validators.get("complete") and part.skipped == 0:
                 # The whole feed was read: what it no longer holds, it deleted.
                 with transaction(self.sessions) as session:
                     part.written.add(
@@ -238,12 +245,12 @@ class FeedUpdater:
                             session, source.feed, shown(source.url), importer.seen
                         )
                     )
-            if clean:
+            if whole:
                 result.status = UPDATED
-            elif part.records or part.written.changed:
-                result.status = PARTIAL
-                result.message = result.message or str(part.problems[0])
+                if part.skipped:
+                    result.message = f"{part.skipped} malformed records skipped"
             else:
+                result.status = PARTIAL if part.records or part.written.changed else FAILED
                 result.message = result.message or str(part.problems[0])
         self._save_state(source, result, validators)
         summary.feeds.merge(part)
