@@ -23,7 +23,13 @@ from hostwatch.ingest.evtx import Problem
 from hostwatch.vulns import store
 from hostwatch.vulns.records import FeedRecord, RecordError
 from hostwatch.vulns.rematch import RematchSummary
-from hostwatch.vulns.sources import FeedInput, NotAFeed, find_inputs, parse_input
+from hostwatch.vulns.sources import (
+    FeedInput,
+    NotAFeed,
+    close_archives,
+    find_inputs,
+    parse_input,
+)
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +180,7 @@ class FeedImporter:
             summary.files.append(file)
             records += file.records
         self._store(batch, summary)
+        close_archives()
         self._progress(len(inputs), len(inputs), records)
 
     def import_records(
