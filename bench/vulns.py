@@ -159,8 +159,7 @@ def _changed_records(rng: random.Random, folder: Path, count: int, round_number:
 
     import yaml
 
-    out = folder / f"changed-{count}-{round_number}"
-    out.mkdir()
+    out = Path(tempfile.mkdtemp(dir=folder, prefix=f"changed-{count}-"))
     packages = sorted((SHARED / "data/osv_pypi/vulns").iterdir())
     for package in rng.sample(packages, count):
         first = sorted(package.glob("*.yaml"))[0]
