@@ -10,9 +10,7 @@ are left out: an entry with only GIT ranges and no `versions` can not be decided
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from hostwatch.vulns import versions
@@ -42,21 +40,11 @@ def range_scheme(range_type: str, ecosystem_scheme: str) -> str:
     return versions.SEMVER if range_type == "SEMVER" else ecosystem_scheme
 
 
-def _sorted_events(
-    scheme: str, events: list[dict[str, str]]
-) -> tuple[tuple[str, str, Any], ...] | None:
+def _sorted_events(scheme: str, events: list[dict[str, str]]) -> list[tuple[str, str, Any]] | None:
     """(kind, text, parsed) sorted by version; None if a bound is not a version of `scheme`."""
-    return _sorted_bounds(scheme, tuple(item for event in events for item in event.items()))
-
-
-@lru_cache(maxsize=65_536)
-def _sorted_bounds(
-    scheme: str, events: tuple[tuple[str, str], ...]
-) -> tuple[tuple[str, str, Any], ...] | None:
-    """Cached: one range is checked against every installed version of its package, and
-    sorting its bounds (Debian and RPM comparisons in univers) costs more than the check."""
     parsed: list[tuple[str, str, Any]] = []
-    for kind, text in events:
+    for event in events:
+        ((kind, text),) = event.items()
         if kind == "introduced" and text == "0":
             parsed.append((kind, text, None))
             continue
@@ -68,10 +56,10 @@ def _sorted_bounds(
     zero = [e for e in parsed if e[2] is None]
     rest = sorted((e for e in parsed if e[2] is not None), key=lambda e: _KIND_ORDER[e[0]])
     rest.sort(key=lambda e: e[2])
-    return tuple(zero + rest)
+    return zero + rest
 
 
-def describe(events: Sequence[tuple[str, str, Any]], lower: int | None, upper: int | None) -> str:
+def describe(events: list[tuple[str, str, Any]], lower: int | None, upper: int | None) -> str:
     parts = []
     if lower is not None and events[lower][1] != "0":
         parts.append(f">={events[lower][1]}")
