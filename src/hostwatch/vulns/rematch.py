@@ -10,6 +10,10 @@ A device is concerned when
 - a merge of two vulnerabilities deleted its findings.
 Each concerned device is refreshed whole with `findings.refresh_device`, one transaction per
 device, so the work grows with the devices the change reaches, not with the database.
+
+Limitation: a concerned device re-matches its whole inventory, not only the concerned
+items (refresh_device is the one call that refreshes a device's findings and what derives
+from them).
 """
 
 from __future__ import annotations

@@ -239,6 +239,9 @@ class FeedUpdater:
             )
             if whole and validators.get("complete") and part.skipped == 0:
                 # The whole feed was read: what it no longer holds, it deleted.
+                # Limitation: an OSV record published in two ecosystems' archives is
+                # remembered with the archive it was last changed in; if it leaves that one
+                # but stays in the other, it is withdrawn until it next changes.
                 with transaction(self.sessions) as session:
                     part.written.add(
                         store.withdraw_missing(
