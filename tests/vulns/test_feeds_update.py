@@ -303,6 +303,10 @@ def test_failing_sources_are_reported_with_their_url_and_the_others_update(
         f"{server.url(DSA)}: redirected to another host (http://127.0.0.2:9/elsewhere/list); "
         "not followed",
     )
+    problems = {p["file"]: p["message"] for p in summary["input_problems"]}
+    assert problems[server.url(DSA)] == (
+        "redirected to another host (http://127.0.0.2:9/elsewhere/list); not followed"
+    )
     # What the earlier update stored stays; the failed sources keep their old validators.
     assert _count(engine, Advisory.feed == "kev") == 1404
     dsa = _count(engine, Advisory.feed == "debian", Advisory.record_id.like("DSA-%"))

@@ -223,7 +223,8 @@ class FeedUpdater:
                 else:
                     result.bytes, validators = fetched
         except FetchError as exc:
-            part.input_problems.append(Problem(shown(source.url), str(exc)))
+            where = shown(source.url)
+            part.input_problems.append(Problem(where, str(exc).removeprefix(f"{where}: ")))
             result.message = str(exc)
             log.warning("feed source %s failed: %s", source.name, exc)
 
