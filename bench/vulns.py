@@ -11,6 +11,14 @@ written, commit included, the second time (findings already stored; it includes 
 recommendations and exposure refresh); "recommendations" is that refresh alone.
 
     python -m bench.vulns --repeat 3
+
+`--rematch N` instead measures re-matching after a feed change: all feeds imported, N
+devices (each with 30 pip packages drawn from the PyPI advisories' packages and 300
+packages no advisory names) refreshed once; then 1, 10 and 100 OSV advisories change
+(a new `modified` time and text) and are imported again, and the devices they concern are
+re-matched, against re-matching every device.
+
+    python -m bench.vulns --rematch 200 --repeat 2
 """
 
 from __future__ import annotations
@@ -131,12 +139,100 @@ def _device(engine: Engine, release: DeviceRelease, software: list[dict[str, Any
         return device.id
 
 
+def _fleet(engine: Engine, rng: random.Random, devices: int) -> tuple[list[str], list[str]]:
+    """`devices` Debian 11 devices with 30 advisory packages and 300 others each."""
+    names = sorted(p.name for p in (SHARED / "data/osv_pypi/vulns").iterdir())
+    release = DeviceRelease("linux", "Debian GNU/Linux 11 (bullseye)", "11")
+    ids = []
+    for _ in range(devices):
+        pip = [{"source": "pip", "name": n, "version": "0.0.1"} for n in rng.sample(names, 30)]
+        other = [
+            {"source": "dpkg", "name": f"bench-lib{i}", "version": "1.0-1", "arch": "amd64"}
+            for i in range(300)
+        ]
+        ids.append(_device(engine, release, pip + other))
+    return ids, names
+
+
+def _changed_records(rng: random.Random, folder: Path, count: int, round_number: int) -> Path:
+    """`count` shared PyPI advisories (one per package), with new text and modified time."""
+    import json
+
+    import yaml
+
+    out = Path(tempfile.mkdtemp(dir=folder, prefix=f"changed-{count}-"))
+    packages = sorted((SHARED / "data/osv_pypi/vulns").iterdir())
+    for package in rng.sample(packages, count):
+        first = sorted(package.glob("*.yaml"))[0]
+        doc = yaml.load(first.read_text(encoding="utf-8"), Loader=yaml.CBaseLoader)  # noqa: S506
+        doc["modified"] = f"2030-01-{round_number + 1:02d}T00:00:00Z"
+        doc["details"] = f"{doc.get('details', '')} (changed {round_number})"
+        (out / f"{doc['id']}.json").write_text(json.dumps(doc), encoding="utf-8")
+    return out
+
+
+def rematch_bench(args: argparse.Namespace) -> None:
+    from hostwatch.vulns.rematch import rematch
+
+    times: dict[tuple[str, str], list[float]] = {}
+    reached: dict[tuple[str, int], list[int]] = {}
+    with tempfile.TemporaryDirectory(prefix="hw-bench-rematch-") as tmp:
+        for round_number in range(args.repeat):
+            for name in args.engines.split(","):
+                rng = random.Random(7 + round_number)
+                pg_name = f"hw_bench_rematch_{os.getpid()}"
+                if name == "sqlite":
+                    url = f"sqlite:///{Path(tmp) / f'r{round_number}.db'}"
+                else:
+                    pg_database(args.pg_admin, pg_name, create=True)
+                    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_name}"
+                engine = make_engine(url)
+                try:
+                    migrate.upgrade(engine)
+                    _import(engine, [SHARED / "data" / feed for feed in FEEDS])
+                    sessions = make_session_factory(engine)
+                    ids, _ = _fleet(engine, rng, args.rematch)
+                    started = time.perf_counter()
+                    for device_id in ids:
+                        with transaction(sessions) as session:
+                            findings.refresh_device(session, device_id)
+                    times.setdefault((name, "re-match every device"), []).append(
+                        time.perf_counter() - started
+                    )
+                    for count in (1, 10, 100):
+                        folder = _changed_records(rng, Path(tmp), count, round_number)
+                        summary = FeedImporter(sessions).run([folder])
+                        started = time.perf_counter()
+                        result = rematch(sessions, summary.written)
+                        times.setdefault((name, f"re-match after {count} changed"), []).append(
+                            time.perf_counter() - started
+                        )
+                        reached.setdefault((name, count), []).append(result.devices)
+                finally:
+                    engine.dispose()
+                    if name == "postgresql":
+                        pg_database(args.pg_admin, pg_name, create=False)
+    print(f"devices: {args.rematch}; devices re-matched (per run): {reached}")
+    print(f"load average: {os.getloadavg()}")
+    print("| engine | step | runs | median s | min s | max s |")
+    print("|---|---|---|---|---|---|")
+    for (engine_name, step), values in times.items():
+        print(
+            f"| {engine_name} | {step} | {len(values)} | {statistics.median(values):.3f} "
+            f"| {min(values):.3f} | {max(values):.3f} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--pg-admin", default=PG_ADMIN)
+    parser.add_argument("--rematch", type=int, default=0, metavar="DEVICES")
     args = parser.parse_args()
+    if args.rematch:
+        rematch_bench(args)
+        return
     engines = args.engines.split(",")
     rng = random.Random(3)
     debian_device = _debian_packages(rng, 2000) + _pip_packages(rng, 1000)

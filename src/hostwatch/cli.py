@@ -38,6 +38,10 @@ app.add_typer(db_app, name="db")
 
 console = Console(stderr=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+NoRematchOpt = Annotated[
+    bool,
+    typer.Option("--no-rematch", help="Do not re-match devices after the feed change."),
+]
 
 
 @app.callback()
@@ -477,16 +481,57 @@ def feeds_import(
         typer.Argument(help="Feed files (JSON, YAML, gzip), folders (searched), zip archives."),
     ],
     as_json: JsonOpt = False,
+    no_rematch: NoRematchOpt = False,
 ) -> None:
-    """Import OSV advisories, NVD CVE records, the KEV catalog and Debian DSA/DLA lists.
+    """Import OSV advisories, NVD CVE records, the KEV catalog and Debian DSA/DLA lists,
+    then re-match the devices the changed advisories concern.
 
     Exit status: 0 all imported, 3 partly (problems are listed), 1 nothing imported.
     """
     from hostwatch.vulns.importer import FeedImporter, render
+    from hostwatch.vulns.rematch import rematch
 
     sessions = _sessions(_settings())
     with _import_progress(as_json, "records") as show:
         summary = FeedImporter(sessions, on_progress=show).run(paths)
+    if not no_rematch:
+        summary.rematch = rematch(sessions, summary.written)
+    _finish_import(summary, as_json, render)
+
+
+@feeds_app.command("update")
+def feeds_update(
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--source",
+            help="Only this feed: osv, nvd, kev, debian, or one location such as osv:PyPI or "
+            "debian:DSA (repeatable). Default: all.",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+    no_rematch: NoRematchOpt = False,
+) -> None:
+    """Fetch the feeds from their official locations (settings HOSTWATCH_FEEDS_*), import
+    what changed, then re-match the devices the changed advisories concern.
+
+    Exit status: 0 every source updated or unchanged, 3 partly (failed sources and problems
+    are listed), 1 every source failed.
+    """
+    from hostwatch.vulns.rematch import rematch
+    from hostwatch.vulns.update import FeedUpdater, UnknownSource, plan, render
+
+    settings = _settings()
+    try:
+        sources = plan(settings, source or [])
+    except UnknownSource as exc:
+        console.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
+    sessions = _sessions(settings)
+    with _import_progress(as_json, "records") as show:
+        summary = FeedUpdater(settings, sessions, on_progress=show).run(sources)
+    if not no_rematch:
+        summary.feeds.rematch = rematch(sessions, summary.feeds.written)
     _finish_import(summary, as_json, render)
 
 

@@ -13,6 +13,7 @@ from hostwatch.detection.models import (
 )
 from hostwatch.devices.models import AgentCredential, Device, DeviceTag, EnrollToken, Software
 from hostwatch.events.models import Event, EventCountMark, EventHourCount
+from hostwatch.vulns.feed_state import FeedSource
 from hostwatch.vulns.models import (
     Advisory,
     AdvisoryLink,
@@ -44,6 +45,7 @@ __all__ = [
     "Event",
     "EventCountMark",
     "EventHourCount",
+    "FeedSource",
     "Finding",
     "Incident",
     "LoginSession",

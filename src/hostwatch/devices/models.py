@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hostwatch.db.base import Base, JSONType, new_id, utcnow
@@ -140,6 +140,12 @@ class Hotfix(Base):
     source: Mapped[str] = mapped_column(String(16))
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Re-matching after a feed change looks installed packages up by the names advisories use,
+# which compare case-insensitively (PyPI, rpm source packages).
+Index("ix_software_lower_name", func.lower(Software.name))
+Index("ix_software_lower_source_package", func.lower(Software.source_package))
 
 
 class EnrollToken(Base):

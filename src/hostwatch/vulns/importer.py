@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,14 @@ from hostwatch.db.engine import transaction
 from hostwatch.ingest.evtx import Problem
 from hostwatch.vulns import store
 from hostwatch.vulns.records import FeedRecord, RecordError
-from hostwatch.vulns.sources import FeedInput, NotAFeed, find_inputs, parse_input
+from hostwatch.vulns.rematch import RematchSummary
+from hostwatch.vulns.sources import (
+    FeedInput,
+    NotAFeed,
+    close_archives,
+    find_inputs,
+    parse_input,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +75,8 @@ class FeedSummary:
     written: store.WriteResult = field(default_factory=store.WriteResult)
     not_stored: int = 0
     seconds: float = 0.0
+    # The devices re-matched after the import, when that ran.
+    rematch: RematchSummary | None = None
 
     @property
     def records(self) -> int:
@@ -79,7 +88,16 @@ class FeedSummary:
 
     @property
     def problems(self) -> list[Problem]:
-        return self.input_problems + [p for f in self.files for p in f.problems]
+        found = self.input_problems + [p for f in self.files for p in f.problems]
+        return found + (self.rematch.problems if self.rematch else [])
+
+    def merge(self, other: FeedSummary) -> None:
+        """Adds another summary's files, problems and writes to this one."""
+        self.files.extend(other.files)
+        self.input_problems.extend(other.input_problems)
+        self.not_feeds.extend(other.not_feeds)
+        self.written.add(other.written)
+        self.not_stored += other.not_stored
 
     @property
     def status(self) -> str:
@@ -116,6 +134,7 @@ class FeedSummary:
             "not_feed_files": self.not_feeds,
             "input_problems": [p.to_dict() for p in self.input_problems],
             "per_file": [f.to_dict() for f in self.files],
+            "rematch": self.rematch.to_dict() if self.rematch else None,
         }
 
 
@@ -129,22 +148,14 @@ class FeedImporter:
         self.sessions = sessions
         self.batch_size = batch_size
         self.on_progress = on_progress
+        # When set, the id of every record read is added: what a complete download holds.
+        self.seen: set[str] | None = None
 
     def run(self, paths: Sequence[Path]) -> FeedSummary:
         started = time.monotonic()
         inputs, problems = find_inputs(paths)
         summary = FeedSummary(input_problems=list(problems))
-        batch: list[tuple[FeedRecord, FeedFileSummary]] = []
-        records = 0
-        for done, source in enumerate(inputs):
-            self._progress(len(inputs), done, records)
-            file = self._read(source, summary, batch)
-            if file is None:
-                continue
-            summary.files.append(file)
-            records += file.records
-        self._store(batch, summary)
-        self._progress(len(inputs), len(inputs), records)
+        self.import_inputs(inputs, summary)
         summary.seconds = time.monotonic() - started
         log.info(
             "imported %d feed files: %d records, %d added, %d updated, %d unchanged, %d problems",
@@ -157,6 +168,58 @@ class FeedImporter:
         )
         return summary
 
+    def import_inputs(self, inputs: Sequence[FeedInput], summary: FeedSummary) -> None:
+        """Reads and stores every input, adding to `summary`."""
+        batch: list[tuple[FeedRecord, FeedFileSummary]] = []
+        records = 0
+        for done, source in enumerate(inputs):
+            self._progress(len(inputs), done, records)
+            file = self._read(source, summary, batch)
+            if file is None:
+                continue
+            summary.files.append(file)
+            records += file.records
+        self._store(batch, summary)
+        close_archives()
+        self._progress(len(inputs), len(inputs), records)
+
+    def import_records(
+        self,
+        name: str,
+        feed: str,
+        parsed: Iterable[FeedRecord | RecordError],
+        summary: FeedSummary,
+    ) -> FeedFileSummary:
+        """Stores records parsed elsewhere (an NVD API page) as one file of `summary`."""
+        file = FeedFileSummary(name, feed=feed)
+        batch: list[tuple[FeedRecord, FeedFileSummary]] = []
+        self._take(name, parsed, file, summary, batch)
+        self._store(batch, summary)
+        summary.files.append(file)
+        return file
+
+    def _take(
+        self,
+        name: str,
+        parsed: Iterable[FeedRecord | RecordError],
+        file: FeedFileSummary,
+        summary: FeedSummary,
+        batch: list[tuple[FeedRecord, FeedFileSummary]],
+    ) -> None:
+        for item in parsed:
+            if isinstance(item, RecordError):
+                file.skipped += 1
+                file.problems.append(Problem(name, f"skipped: {item}"))
+                log.warning("%s: advisory skipped: %s", name, item)
+                continue
+            file.records += 1
+            if self.seen is not None:
+                self.seen.add(item.record_id)
+            batch.append((item, file))
+            if len(batch) >= self.batch_size:
+                self._store(batch, summary)
+                batch.clear()
+
     def _read(
         self,
         source: FeedInput,
@@ -167,17 +230,7 @@ class FeedImporter:
         try:
             feed, parsed = parse_input(source)
             file.feed = feed
-            for item in parsed:
-                if isinstance(item, RecordError):
-                    file.skipped += 1
-                    file.problems.append(Problem(source.name, f"skipped: {item}"))
-                    log.warning("%s: advisory skipped: %s", source.name, item)
-                    continue
-                file.records += 1
-                batch.append((item, file))
-                if len(batch) >= self.batch_size:
-                    self._store(batch, summary)
-                    batch.clear()
+            self._take(source.name, parsed, file, summary, batch)
         except NotAFeed as exc:
             if not source.explicit:
                 summary.not_feeds.append(source.name)
@@ -212,10 +265,17 @@ class FeedImporter:
 
 def render(summary: FeedSummary, console: Console, problems_shown: int = 50) -> None:
     """The summary for people: totals by feed, then each problem with its file."""
-    rate = summary.records / summary.seconds if summary.seconds else 0.0
     table = Table("", "", show_header=False, box=None)
+    for label, value in summary_rows(summary):
+        table.add_row(label, value)
+    console.print(table)
+    print_problems(summary.problems, console, problems_shown)
+
+
+def summary_rows(summary: FeedSummary) -> list[tuple[str, str]]:
+    rate = summary.records / summary.seconds if summary.seconds else 0.0
     feeds = ", ".join(f"{feed} {count:,}" for feed, count in sorted(summary.by_feed().items()))
-    for label, value in (
+    rows: list[tuple[str, object]] = [
         ("status", summary.status),
         ("files", len(summary.files)),
         ("records read", f"{summary.records:,}" + (f" ({feeds})" if feeds else "")),
@@ -227,15 +287,25 @@ def render(summary: FeedSummary, console: Console, problems_shown: int = 50) -> 
         ("not stored (database)", summary.not_stored),
         ("files that are no feed", len(summary.not_feeds)),
         ("time", f"{summary.seconds:.1f} s ({rate:,.0f} records/s)"),
-    ):
-        table.add_row(label, str(value))
-    console.print(table)
-    problems = summary.problems
+    ]
+    if summary.rematch is not None:
+        rematch = summary.rematch
+        rows.append(("devices re-matched", f"{rematch.devices} in {rematch.seconds:.1f} s"))
+        rows.append(
+            (
+                "findings added / removed",
+                f"{rematch.added} / {rematch.removed} ({rematch.changed} changed)",
+            )
+        )
+    return [(label, str(value)) for label, value in rows]
+
+
+def print_problems(problems: list[Problem], console: Console, shown: int = 50) -> None:
     if not problems:
         return
     console.print(f"\n{len(problems)} problems:")
-    for problem in problems[:problems_shown]:
+    for problem in problems[:shown]:
         # File names and messages come from the input: print them as text, not markup.
         console.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
-    if len(problems) > problems_shown:
-        console.print(f"  ... and {len(problems) - problems_shown} more (--json lists them)")
+    if len(problems) > shown:
+        console.print(f"  ... and {len(problems) - shown} more (--json lists them)")

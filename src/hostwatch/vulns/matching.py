@@ -13,8 +13,8 @@ Limitation: a 3,000-item inventory takes about 1.2 s (Debian) to 1.6 s (Windows 
 on SQLite on the shared, loaded machine (bench/vulns.py), not the 1 s the issue asks for:
 the time goes to univers' Debian comparisons (about 7 us each) and to decoding and walking
 the NVD configurations of every Chrome and Firefox CVE (Firefox CVEs list each old version
-as its own entry). Re-matching after a feed update is not incremental yet: a device refresh
-matches its whole inventory (WriteResult names the changed advisories to start from).
+as its own entry). After a feed change only the devices it concerns are re-matched
+(rematch.py), but each of them matches its whole inventory again.
 """
 
 from __future__ import annotations

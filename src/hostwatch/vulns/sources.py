@@ -116,10 +116,42 @@ def _add_members(archive: Path, inputs: list[FeedInput], problems: list[Problem]
         inputs.append(FeedInput(name, archive, member=info.filename))
 
 
+class _OpenArchive:
+    """The archive last read from, kept open: members are read one after another, and
+    opening the archive again for each would read its whole directory each time (an OSV
+    all.zip holds tens of thousands of members)."""
+
+    def __init__(self) -> None:
+        self.key: tuple[Path, int, int] | None = None
+        self.archive: zipfile.ZipFile | None = None
+
+    def get(self, path: Path) -> zipfile.ZipFile:
+        info = path.stat()
+        key = (path, info.st_mtime_ns, info.st_size)
+        if self.archive is None or self.key != key:
+            self.close()
+            self.archive = zipfile.ZipFile(path)
+            self.key = key
+        return self.archive
+
+    def close(self) -> None:
+        if self.archive is not None:
+            self.archive.close()
+        self.archive, self.key = None, None
+
+
+_archive = _OpenArchive()
+
+
+def close_archives() -> None:
+    """Lets go of the archive kept open between members (before it is deleted)."""
+    _archive.close()
+
+
 def read_bytes(source: FeedInput) -> bytes:
     """The input's content, gunzipped if it is gzip (by content, not by name)."""
     if source.member is not None:
-        with zipfile.ZipFile(source.path) as opened, opened.open(source.member) as handle:
+        with _archive.get(source.path).open(source.member) as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
     else:
         with open(source.path, "rb") as handle:

@@ -54,6 +54,14 @@ class WriteResult:
     # of devices after this import has to look at.
     changed_advisories: set[int] = field(default_factory=set)
     changed_vulnerabilities: set[int] = field(default_factory=set)
+    # What changed advisories spoke of before the change (an alias dropped), and the
+    # devices whose findings a merge of two vulnerabilities deleted.
+    previous_vulnerabilities: set[int] = field(default_factory=set)
+    devices: set[str] = field(default_factory=set)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changed_advisories or self.devices)
 
     def add(self, other: WriteResult) -> None:
         self.added += other.added
@@ -62,6 +70,8 @@ class WriteResult:
         self.withdrawn += other.withdrawn
         self.changed_advisories |= other.changed_advisories
         self.changed_vulnerabilities |= other.changed_vulnerabilities
+        self.previous_vulnerabilities |= other.previous_vulnerabilities
+        self.devices |= other.devices
 
 
 def _chunks(values: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -171,6 +181,11 @@ def write_records(session: Session, records: Sequence[FeedRecord]) -> WriteResul
     if update_rows:
         ids = [row["advisory_pk"] for row in update_rows]
         for part in _chunks(ids, _ROWS):
+            result.previous_vulnerabilities.update(
+                connection.execute(
+                    select(_LINKS.c.vulnerability_id).where(_LINKS.c.advisory_id.in_(part))
+                ).scalars()
+            )
             connection.execute(delete(_AFFECTED).where(_AFFECTED.c.advisory_id.in_(part)))
             connection.execute(delete(_CPE).where(_CPE.c.advisory_id.in_(part)))
             connection.execute(delete(_LINKS).where(_LINKS.c.advisory_id.in_(part)))
@@ -292,7 +307,7 @@ def _resolve_vulnerabilities(
     for stored_id in sorted({v for v in known.values()}):
         survivor = resolved(stored_id)
         if survivor != stored_id:
-            _merge(connection, stored_id, survivor)
+            result.devices.update(_merge(connection, stored_id, survivor))
             log.info("vulnerability %s merged into %s", stored_id, survivor)
 
     # Stored vulnerabilities named without a CVE take one when this batch brings it.
@@ -315,12 +330,17 @@ def _resolve_vulnerabilities(
     return {group[0]: resolved(token_of[group[0]]) for record in records for group in record.groups}
 
 
-def _merge(connection: Connection, gone: int, survivor: int) -> None:
+def _merge(connection: Connection, gone: int, survivor: int) -> set[str]:
     """Moves a vulnerability's names and advisories to another one and deletes it.
 
     Its findings are deleted: the next match of each device finds them again under the
-    surviving vulnerability.
+    surviving vulnerability. Returns those devices.
     """
+    devices = set(
+        connection.execute(
+            select(_FINDINGS.c.device_id).where(_FINDINGS.c.vulnerability_id == gone).distinct()
+        ).scalars()
+    )
     connection.execute(
         update(_IDENTIFIERS)
         .where(_IDENTIFIERS.c.vulnerability_id == gone)
@@ -335,3 +355,43 @@ def _merge(connection: Connection, gone: int, survivor: int) -> None:
     )
     connection.execute(delete(_FINDINGS).where(_FINDINGS.c.vulnerability_id == gone))
     connection.execute(delete(_VULNS).where(_VULNS.c.id == gone))
+    return devices
+
+
+def withdraw_missing(
+    session: Session, feed: str, source_prefix: str, seen: set[str]
+) -> WriteResult:
+    """Withdraws the advisories last read from a complete download that no longer has them.
+
+    A download that is the whole feed (an OSV ecosystem's all.zip, the KEV catalog, a
+    tracker list) drops a record the feed deleted; it then matches nothing, like a
+    record the feed marked withdrawn.
+    """
+    result = WriteResult()
+    connection = session.connection()
+    c = _ADVISORIES.c
+    pattern = source_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = connection.execute(
+        select(c.id, c.record_id).where(
+            c.feed == feed, c.withdrawn.is_(None), c.source.like(pattern, escape="\\")
+        )
+    ).all()
+    gone = [row_id for row_id, record_id in rows if record_id not in seen]
+    if not gone:
+        return result
+    now = utcnow()
+    for part in _chunks(gone, _ROWS):
+        result.previous_vulnerabilities.update(
+            connection.execute(
+                select(_LINKS.c.vulnerability_id).where(_LINKS.c.advisory_id.in_(part))
+            ).scalars()
+        )
+        connection.execute(delete(_AFFECTED).where(_AFFECTED.c.advisory_id.in_(part)))
+        connection.execute(delete(_CPE).where(_CPE.c.advisory_id.in_(part)))
+        connection.execute(
+            update(_ADVISORIES).where(c.id.in_(part)).values(withdrawn=now, last_changed=now)
+        )
+    result.withdrawn = result.updated = len(gone)
+    result.changed_advisories.update(gone)
+    log.info("%d %s advisories no longer in %s: withdrawn", len(gone), feed, source_prefix)
+    return result
