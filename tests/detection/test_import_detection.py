@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hostwatch.db.engine import make_session_factory, transaction
 from hostwatch.detection import catalog
+from hostwatch.detection.cache import CACHE
 from hostwatch.detection.models import Alert, AlertEvent, Incident
 from hostwatch.detection.service import detect_batch, stored_rows
 from hostwatch.devices.models import Device
@@ -71,3 +72,30 @@ def test_imported_sample_raises_its_rules_alert_with_the_expected_matches(
     # A second import of the same file stores nothing and raises nothing.
     again = EvtxImporter(sessions).run([shared_data("sigma", case["evtx"])])
     assert (again.stored, again.alerts_raised) == (0, 0)
+
+
+def test_the_detector_is_built_before_the_import_takes_the_write_lock(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    """Compiling the rules takes seconds; inside SQLite's write lock it made the server's
+    agent uploads fail with "database is locked" while an import ran."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("only SQLite has one writer at a time")
+    case = _case()
+    with transaction(sessions) as session:
+        catalog.import_paths(session, [shared_data("sigma", case["rule_path"])])
+    database = str(engine.url)
+    CACHE.forget(database)
+    held_at_write: list[bool] = []
+
+    def on_begin(connection: Connection) -> None:
+        if connection.get_execution_options().get("sqlite_begin") == "IMMEDIATE":
+            held_at_write.append(CACHE.holds(database))
+
+    event.listen(engine, "begin", on_begin)
+    try:
+        summary = EvtxImporter(sessions).run([shared_data("sigma", case["evtx"])])
+    finally:
+        event.remove(engine, "begin", on_begin)
+    assert summary.stored > 0
+    assert held_at_write and all(held_at_write)

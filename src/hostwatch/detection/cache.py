@@ -46,6 +46,10 @@ class DetectorCache:
             self._built.clear()
             self._compiled.clear()
 
+    def holds(self, database: str) -> bool:
+        """Whether a detector is held for the database (its URL), fresh or not."""
+        return database in self._built
+
     def forget(self, database: str) -> None:
         """Drop the detector built for one database (its URL), as when it is deleted."""
         with self._lock:

@@ -198,6 +198,10 @@ def detect_stored(
         if device_ids:
             query = query.where(Device.id.in_(list(device_ids)))
         devices = list(session.scalars(query))
+        # Built here, outside any write transaction: compiling thousands of rules takes
+        # seconds, and on SQLite a write transaction would keep the server's writers
+        # (agent uploads) waiting that long.
+        cache.detector(session)
     columns = list(Event.__table__.columns)
     results: dict[str, DetectionResult] = {}
     for device_id in devices:

@@ -127,6 +127,11 @@ class EvtxImporter:
         self._records = self._files_done = 0
         ended = [False] * len(sources)
         self._progress()
+        # The rules' detector is built before the first write transaction opens (see
+        # detection.service.detect_stored): building it inside one would hold SQLite's
+        # write lock for seconds, and the server's writers would wait.
+        with self.sessions() as session:
+            CACHE.detector(session)
         try:
             with self._read(sources) as messages:
                 for message in messages:
