@@ -87,6 +87,8 @@ def test_osquery_windows_snapshot_stores_programs_os_facts_hotfixes_and_users(
             _at("2023-12-14 08:00:00"),
             _at("2023-12-14 08:00:00"),
         )
+        # The overview's inventory time, as the agent's upload sets it.
+        assert device.inventory_collected_at == _at("2023-12-14 08:00:00")
         assert device.logged_on_users == [
             {
                 "name": "j.doe",
@@ -166,6 +168,7 @@ def test_osquery_differential_results_add_and_remove(sessions: sessionmaker[Sess
         assert len(_software(session, "WS-FIN-014", "pip")) == 4
         assert "KB5034122" in _hotfixes(session, "WS-FIN-014")
         assert _device(session, "WS-FIN-014").last_seen == _at("2023-12-17 08:00:00")
+        assert _device(session, "WS-FIN-014").inventory_collected_at == _at("2023-12-17 08:00:00")
 
 
 def _snapshot_line(path: Path, number: int, **changes: Any) -> dict[str, Any]:

@@ -85,6 +85,12 @@ def apply(
         stored += _apply_software(
             session, device.id, source, source_results, release, summary, applied
         )
+    if software:
+        # The profile's overview reads the inventory's time from here, as for the agent's.
+        collected = max(r.time for results_of in software.values() for r in results_of)
+        if device.inventory_collected_at is None or collected > device.inventory_collected_at:
+            device.inventory_collected_at = collected
+            applied.changed = True
     if hotfixes:
         stored += _apply_hotfixes(session, device.id, hotfixes, summary, applied)
     if users:

@@ -43,7 +43,7 @@ export function usersNote(device: NoteDevice & Pick<DeviceDetail, 'logged_on_use
 /** For the software tab when the table is empty without filters. */
 export function softwareNote(device: NoteDevice): string {
   if (device.agent === null) {
-    return 'Not collected: software inventory comes from the Hostwatch agent, and this device has none.';
+    return 'Not collected: software inventory comes from the Hostwatch agent or an osquery import, and this device has neither.';
   }
   if (device.inventory.collected_at === null) {
     return 'No inventory yet: the agent sends one soon after it starts, then once a day.';
