@@ -321,3 +321,25 @@ def test_debian_binaries_of_one_source_package_are_one_recommendation(
         "xserver-xorg-core",
     ]
     assert found["xorg-server"].weakness_count == 1
+
+
+def test_how_to_apply_sends_distribution_packages_to_the_package_manager() -> None:
+    from hostwatch.vulns.recommendation_model import Recommendation
+    from hostwatch.vulns.recommendation_queries import how_to_apply
+
+    def row(path: str) -> Recommendation:
+        return Recommendation(
+            component="cryptography",
+            fixed_version="41.0.6",
+            software_source="pip",
+            components=[{"name": "cryptography", "version": "38.0.4", "install_path": path}],
+        )
+
+    [system, _] = how_to_apply(row("/usr/lib/python3/dist-packages"))
+    assert system.startswith("In /usr/lib/python3/dist-packages, cryptography belongs to")
+    assert "pip install" not in system
+    [venv, _] = how_to_apply(row("/srv/app/.venv/lib/python3.11/site-packages"))
+    assert venv == (
+        "In /srv/app/.venv/lib/python3.11/site-packages: "
+        "python -m pip install 'cryptography>=41.0.6'"
+    )

@@ -90,6 +90,11 @@ def package_key(
     source: str, name: str, source_package: str | None, release: DeviceRelease
 ) -> tuple[str, str] | None:
     """The (ecosystem, normalized package) an installed item is known by in OSV, if any."""
+    # Limitation: a Python package the distribution installed (python3-cryptography in
+    # /usr/lib/python3/dist-packages) is matched as PyPI's release of its upstream version,
+    # but distributions backport fixes without changing that version, so such findings can
+    # be false; only the Debian advisories of its source package would know, and the DSA/DLA
+    # lists do not cover fixes made in point releases.
     if source == "pip":
         return "PyPI", normalize_name("PyPI", name)
     if source == "npm":

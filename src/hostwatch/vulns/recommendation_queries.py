@@ -180,6 +180,19 @@ def get_recommendation(session: Session, recommendation_id: int) -> Recommendati
     return row
 
 
+# Where Debian and Ubuntu (dist-packages) and Fedora-like systems (/usr/lib*/python3.*)
+# install the Python packages of their own package manager.
+_DISTRIBUTION_PYTHON = (
+    "/usr/lib/python3/dist-packages",
+    "/usr/lib/python3.",
+    "/usr/lib64/python3.",
+)
+
+
+def _distribution_managed(path: str) -> bool:
+    return path.startswith(_DISTRIBUTION_PYTHON)
+
+
 def how_to_apply(row: Recommendation) -> list[str]:
     """Steps an administrator follows on the device. Names come from the device, so they
     are shell-quoted wherever they go into a command."""
@@ -196,6 +209,16 @@ def how_to_apply(row: Recommendation) -> list[str]:
     if row.software_source == "pip":
         for item in components:
             where = item.get("install_path") or "the Python environment it is installed in"
+            if _distribution_managed(where):
+                # pip refuses these (PEP 668), and the distribution may have backported the
+                # fix into the version it ships.
+                steps.append(
+                    f"In {where}, {item['name']} belongs to the operating system's packages: "
+                    "update it with the system's package manager (apt-get install "
+                    "--only-upgrade, dnf upgrade), not pip, and check the distribution's "
+                    "advisories, which may fix it without changing the version"
+                )
+                continue
             command = f"python -m pip install {shlex.quote(item['name'] + '>=' + fix)}"
             steps.append(f"In {where}: {command}")
     elif row.software_source == "npm":
