@@ -17,7 +17,8 @@ from .data import add_device
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-SITE_PACKAGES = "/usr/lib/python3/dist-packages"
+# A virtual environment pip manages (a distribution's dist-packages is told to use apt).
+SITE_PACKAGES = "/srv/salt/venv/lib/python3.11/site-packages"
 
 
 def test_recommendation_flyout_exception_and_exposure(

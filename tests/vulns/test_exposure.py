@@ -136,3 +136,26 @@ def test_device_list_filters_and_shows_exposure(api: Api, hostwatch: Any, tmp_pa
     assert (by_id[unrated]["exposure_level"], by_id[unrated]["exposure_score"]) == (None, None)
     sidebar = api.client.get(f"/api/devices/{unrated}", headers=viewer).json()["security"]
     assert (sidebar["exposure_level"], sidebar["exposure"]) == (None, None)
+
+
+def test_a_device_is_not_assessed_until_a_feed_is_imported(
+    sessions: Any, hostwatch: Any, tmp_path: Path
+) -> None:
+    from hostwatch.devices.models import Device
+
+    device_id, _ = add_device(sessions, [{"source": "pip", "name": "unrelated", "version": "1.0"}])
+    refresh(sessions, device_id)
+    with sessions() as session:
+        device = session.get(Device, device_id)
+        assert (device.exposure_level, device.exposure_score) == (None, None)
+
+    # An advisory of another package: the device is now assessed, and low.
+    import_feeds(
+        hostwatch,
+        tmp_path / "feeds",
+        {"a.json": osv_record("PYSEC-2099-9", "other", [{"introduced": "0"}, {"fixed": "2"}])},
+    )
+    refresh(sessions, device_id)
+    with sessions() as session:
+        device = session.get(Device, device_id)
+        assert (device.exposure_level, device.exposure_score) == ("low", 0)

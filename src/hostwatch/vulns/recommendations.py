@@ -333,8 +333,12 @@ def refresh_device(session: Session, device_id: str, now: datetime | None = None
             row.exposure_reduction = total.plus(mine).score() - found.score
         else:
             row.exposure_reduction = found.score - total.minus(mine).score()
-    device.exposure_score = found.score
-    device.exposure_level = found.level
+    if session.scalar(select(Advisory.id).limit(1)) is None:
+        # No feed imported yet: the device is not assessed, which is not the same as low.
+        device.exposure_score = device.exposure_level = None
+    else:
+        device.exposure_score = found.score
+        device.exposure_level = found.level
     session.flush()
 
     statuses = [row.status for row in stored.values()]
