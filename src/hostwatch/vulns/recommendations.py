@@ -343,13 +343,12 @@ def refresh_device(session: Session, device_id: str, now: datetime | None = None
 
     statuses = [row.status for row in stored.values()]
     log.info(
-        "recommendations of device %s: %d active, %d exception, %d resolved; exposure %s (%d)",
+        "recommendations of device %s: %d active, %d exception, %d resolved; exposure %s",
         device_id,
         statuses.count(ACTIVE),
         statuses.count(EXCEPTION),
         statuses.count(RESOLVED),
-        found.level,
-        found.score,
+        f"{found.level} ({found.score})" if device.exposure_level else "not assessed (no feed)",
     )
     return RefreshResult(
         statuses.count(ACTIVE), statuses.count(EXCEPTION), statuses.count(RESOLVED), found
