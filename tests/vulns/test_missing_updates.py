@@ -165,3 +165,12 @@ def test_an_unknown_product_id_is_reported_with_its_element_and_the_rest_imports
     assert file == str(path)
     assert message.startswith(f"skipped: Vulnerability {cve}, Remediation KB")
     assert "ProductID '99999' is not in the ProductTree" in message
+
+
+def test_the_json_form_imports_as_a_feed(hostwatch: Any, tmp_path: Path) -> None:
+    from tests.vulns.test_msrc import json_document
+
+    path = tmp_path / "2024-Mar.json"
+    path.write_text(json.dumps(json_document()), encoding="utf-8")
+    summary = json.loads(hostwatch("feeds", "import", str(path), "--json").stdout)
+    assert (summary["records_by_feed"], summary["added"]) == ({"msrc": 1}, 1)

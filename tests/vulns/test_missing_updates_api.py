@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ def viewer(api: Api) -> dict[str, str]:
     return api.token_for("vera", Role.viewer)
 
 
-def _add_device(api: Api, software: list[dict[str, Any]] = (), **facts: Any) -> str:  # type: ignore[assignment]
+def _add_device(api: Api, software: Sequence[dict[str, Any]] = (), **facts: Any) -> str:
     with transaction(api.sessions()) as session:
         device = Device(hostname=facts.pop("hostname", "host"), **facts)
         session.add(device)

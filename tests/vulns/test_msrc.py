@@ -7,18 +7,21 @@ builds are Microsoft's published cumulative updates for those months.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from functools import cache
+from typing import Any
 
 import pytest
 
 from hostwatch.vulns import msrc
-from hostwatch.vulns.missing_kbs import KnownUpdate, assess, known_updates
+from hostwatch.vulns.missing_kbs import KnownUpdate, assess
 from hostwatch.vulns.windows_products import WindowsBuild, msrc_product
 from tests.shared import shared_data
 
 WIN10 = "Windows 10 Version 22H2 for x64-based Systems"
 WIN11 = "Windows 11 Version 23H2 for x64-based Systems"
 SERVER = "Windows Server 2022"
+CATALOG = "https://catalog.update.microsoft.com/v7/site/Search.aspx?q="
 
 # Cumulative updates per product: (KB, month, fixed build).
 WIN10_UPDATES = [
@@ -39,6 +42,26 @@ SERVER_UPDATES = [
     ("5034129", "2024-Jan", "10.0.20348.2227"),
     ("5033118", "2023-Dec", "10.0.20348.2159"),
 ]
+
+
+def known_updates(documents: Iterable[msrc.Document]) -> list[KnownUpdate]:
+    """Every update of parsed documents, each with its month and the CVEs it fixes."""
+    result: list[KnownUpdate] = []
+    for document in documents:
+        cves: dict[tuple[str, str], list[str]] = {}
+        for cve in document.cves.values():
+            for key in cve.fixes:
+                cves.setdefault(key, []).append(cve.cve)
+        for key, update in document.updates.items():
+            result.append(
+                KnownUpdate(
+                    update,
+                    document.document_id,
+                    document.products[update.product_id],
+                    tuple(sorted(cves.get(key, ()))),
+                )
+            )
+    return result
 
 
 @cache
@@ -216,14 +239,17 @@ def test_builds_order_by_revision_numerically() -> None:
     assert WindowsBuild.parse("10.0.19045.x") is None
 
 
-def test_the_json_form_reads_like_the_xml(tmp_path) -> None:
-    document = {
+def json_document() -> dict[str, Any]:
+    """March 2024's Hyper-V CVE in Microsoft's JSON form, its release notes long, as theirs
+    are, so that the product tree comes thousands of bytes into the file."""
+    return {
         "DocumentTitle": {"Value": "March 2024 Security Updates"},
         "DocumentTracking": {
             "Identification": {"ID": {"Value": "2024-Mar"}},
             "InitialReleaseDate": "2024-03-12T07:00:00Z",
             "CurrentReleaseDate": "2024-03-12T07:00:00Z",
         },
+        "DocumentNotes": [{"Title": "Release Notes", "Type": 1, "Value": "<p>notes</p>" * 1000}],
         "ProductTree": {"FullProductName": [{"ProductID": "12097", "Value": WIN10}]},
         "Vulnerability": [
             {
@@ -248,7 +274,7 @@ def test_the_json_form_reads_like_the_xml(tmp_path) -> None:
                     {
                         "Type": 2,
                         "Description": {"Value": "5035845"},
-                        "URL": "https://catalog.update.microsoft.com/v7/site/Search.aspx?q=KB5035845",
+                        "URL": CATALOG + "KB5035845",
                         "Supercedence": "5034763",
                         "ProductID": ["12097"],
                         "RestartRequired": {"Value": "Yes"},
@@ -260,7 +286,13 @@ def test_the_json_form_reads_like_the_xml(tmp_path) -> None:
             }
         ],
     }
-    parsed = msrc.parse(json.dumps(document).encode(), "2024-Mar.json")
+
+
+def test_the_json_form_reads_like_the_xml() -> None:
+    data = json.dumps(json_document()).encode()
+    assert data.index(b'"ProductTree"') > 4096
+    assert msrc.is_cvrf(data[:4096])
+    parsed = msrc.parse(data, "2024-Mar.json")
     cve = parsed.cves["CVE-2024-21407"]
     assert cve.exploited and cve.severities == {"12097": "Critical"}
     update = parsed.updates[("5035845", "12097")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -111,3 +112,18 @@ def apply(query: Select[Any], key: SortKey, cursor: str | None, limit: int) -> S
             )
         query = query.where(after)
     return query.limit(limit + 1)
+
+
+def parse_fields(given: Sequence[str] | None, fields: tuple[str, ...]) -> tuple[str, ...]:
+    """A list's `fields` parameter: names repeated or comma-separated, from `fields` (`id` is
+    always sent and may be named); all of them when none is given."""
+    if not given:
+        return fields
+    names = [name.strip() for value in given for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in fields and name != "id"]
+    if unknown:
+        raise InvalidInput(
+            f"unknown field {unknown[0]!r}: choose from id, {', '.join(fields)}",
+            errors=[{"field": "fields", "message": f"unknown field {name!r}"} for name in unknown],
+        )
+    return tuple(dict.fromkeys(name for name in names if name != "id"))

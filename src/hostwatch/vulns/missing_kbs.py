@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from hostwatch.vulns.msrc import Document, Update
+from hostwatch.vulns.msrc import Update, month_order
 from hostwatch.vulns.windows_products import WindowsBuild
 
 HOTPATCH_SUBTYPES = frozenset({"security hotpatch update", "securityhotpatchupdate"})
@@ -52,7 +52,6 @@ class MissingUpdate:
     cves: tuple[str, ...]
     # Why it is missing, in words: "build 10.0.19045.3570 < fixed build 10.0.19045.3803".
     reason: str
-    fixed_key: tuple[int, int, int, int] = (0, 0, 0, 0)
 
 
 @dataclass
@@ -112,6 +111,7 @@ def assess(
     direct = supersession(k.update for k in candidates)
     by_hotfix = covered_by_hotfixes(hotfixes, direct)
     result = Assessment("assessed")
+    missing: list[tuple[tuple[int, int, int, int], MissingUpdate]] = []
     for item in candidates:
         update = item.update
         fixed = WindowsBuild.parse(update.fixed_build)
@@ -129,46 +129,22 @@ def assess(
         if update.kb in by_hotfix:
             result.covered[update.kb] = by_hotfix[update.kb]
             continue
-        result.missing.append(
-            MissingUpdate(
-                kb=update.kb,
-                month=item.month,
-                fixed_build=str(fixed),
-                sub_type=update.sub_type,
-                restart_required=update.restart_required,
-                url=update.url,
-                cves=item.cves,
-                reason=f"build {build} < fixed build {fixed} (KB{update.kb})",
-                fixed_key=fixed.key(),
+        missing.append(
+            (
+                fixed.key(),
+                MissingUpdate(
+                    kb=update.kb,
+                    month=item.month,
+                    fixed_build=str(fixed),
+                    sub_type=update.sub_type,
+                    restart_required=update.restart_required,
+                    url=update.url,
+                    cves=item.cves,
+                    reason=f"build {build} < fixed build {fixed} (KB{update.kb})",
+                ),
             )
         )
-    result.missing.sort(key=lambda m: (m.fixed_key, _month_key(m.month)), reverse=True)
-    return result
-
-
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def _month_key(month: str) -> tuple[int, int]:
-    year, _, name = month.partition("-")
-    return (int(year) if year.isdigit() else 0, _MONTHS.index(name) if name in _MONTHS else -1)
-
-
-def known_updates(documents: Iterable[Document]) -> list[KnownUpdate]:
-    """Every update of parsed documents, each with its month and the CVEs it fixes."""
-    result: list[KnownUpdate] = []
-    for document in documents:
-        cves: dict[tuple[str, str], list[str]] = {}
-        for cve in document.cves.values():
-            for key in cve.fixes:
-                cves.setdefault(key, []).append(cve.cve)
-        for key, update in document.updates.items():
-            result.append(
-                KnownUpdate(
-                    update,
-                    document.document_id,
-                    document.products[update.product_id],
-                    tuple(sorted(cves.get(key, ()))),
-                )
-            )
+    # Newest first: by fixed build, then by month.
+    missing.sort(key=lambda pair: (pair[0], month_order(pair[1].month)), reverse=True)
+    result.missing = [update for _, update in missing]
     return result

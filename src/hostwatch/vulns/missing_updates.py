@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from hostwatch.devices.models import Device, Hotfix, Software
 from hostwatch.vulns.missing_kbs import Assessment, KnownUpdate, MissingUpdate, assess
 from hostwatch.vulns.models import Advisory, Affected, Finding, Vulnerability
-from hostwatch.vulns.msrc import ECOSYSTEM, Update
+from hostwatch.vulns.msrc import ECOSYSTEM, Update, month_order
 from hostwatch.vulns.windows_products import WindowsBuild, msrc_product
 
 
@@ -81,7 +81,7 @@ def known_updates_of(
             month = str(entry.get("month") or "")
             known = updates.get(update.kb)
             # A KB named by several months (a re-release) keeps its latest month's facts.
-            if known is None or _month_order(month) > _month_order(known[1]):
+            if known is None or month_order(month) > month_order(known[1]):
                 updates[update.kb] = (update, month)
             cves_of.setdefault(update.kb, set()).add(cve)
     known_list = [
@@ -118,14 +118,6 @@ def _cve_facts(cve: str, data: Any, product: str) -> CveFacts:
         exploited=bool(data.get("exploited")),
         publicly_disclosed=bool(data.get("publicly_disclosed")),
     )
-
-
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def _month_order(month: str) -> tuple[int, int]:
-    year, _, name = month.partition("-")
-    return (int(year) if year.isdigit() else 0, _MONTHS.index(name) if name in _MONTHS else -1)
 
 
 def for_device(

@@ -97,9 +97,21 @@ class Document:
     skipped: list[str] = field(default_factory=list)
 
 
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def month_order(document_id: str) -> tuple[int, int]:
+    """A sort key for document ids such as "2024-Feb": by year, then month."""
+    year, _, name = document_id.partition("-")
+    return (int(year) if year.isdigit() else 0, _MONTHS.index(name) if name in _MONTHS else -1)
+
+
 def is_cvrf(head: bytes) -> bool:
-    """Whether the start of a file looks like an MSRC CVRF document, XML or JSON."""
-    return b"cvrfdoc" in head or (b'"DocumentTracking"' in head and b'"ProductTree"' in head)
+    """Whether the start of a file looks like an MSRC CVRF document, XML or JSON.
+
+    The JSON form's product tree comes after the release notes, often past the head, so
+    it is told by its title and tracking objects, which come first."""
+    return b"cvrfdoc" in head or (b'"DocumentTitle"' in head and b'"DocumentTracking"' in head)
 
 
 def parse(data: bytes, name: str) -> Document:

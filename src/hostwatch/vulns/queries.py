@@ -68,16 +68,7 @@ class VulnerabilityFilters:
 
 
 def parse_fields(given: Sequence[str] | None) -> tuple[str, ...]:
-    if not given:
-        return FIELDS
-    names = [name.strip() for value in given for name in value.split(",") if name.strip()]
-    unknown = [name for name in names if name not in FIELDS and name != "id"]
-    if unknown:
-        raise InvalidInput(
-            f"unknown field {unknown[0]!r}: choose from id, {', '.join(FIELDS)}",
-            errors=[{"field": "fields", "message": f"unknown field {name!r}"} for name in unknown],
-        )
-    return tuple(dict.fromkeys(name for name in names if name != "id"))
+    return paging.parse_fields(given, FIELDS)
 
 
 def _sort_key(sort: str, now: datetime) -> paging.SortKey:
