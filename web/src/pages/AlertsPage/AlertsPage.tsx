@@ -3,8 +3,6 @@ import { useCallback, useMemo } from 'react';
 import { useSearchParams } from 'react-router';
 
 import { listAlerts } from '../../api/client';
-import type { AlertItem } from '../../api/types';
-import { AppLink } from '../../components/AppLink/AppLink';
 import {
   FIRST_PAGE,
   canGoBack,
@@ -12,16 +10,12 @@ import {
   previousPage,
 } from '../../components/DataTable/cursorPaging';
 import { DataTable } from '../../components/DataTable/DataTable';
-import type { DataColumn } from '../../components/DataTable/DataTable';
 import type { UpdateTable } from '../../components/DataTable/useTableState';
-import { DateTime } from '../../components/DateTime/DateTime';
-import { NotKnown } from '../../components/NotKnown/NotKnown';
 import { useApiQuery } from '../../hooks/useApiQuery';
 import { useDocumentTitle } from '../../hooks/useDocumentTitle';
-import { alertStatusLabel, classificationLabel } from '../../lib/alertLabels';
-import { formatCount, formatUtcTime, parseApiTime } from '../../lib/format';
+import { formatCount } from '../../lib/format';
 import { AlertFlyout } from '../DevicePage/AlertFlyout';
-import { SeverityBadge } from '../DevicePage/AlertsTab';
+import { useAlertColumns } from '../DevicePage/alertColumns';
 import { AlertQueueFilters } from './AlertQueueFilters';
 import {
   changeQueueState,
@@ -69,122 +63,6 @@ function useQueueState(): [AlertQueueState, UpdateQueue] {
   return [state, update];
 }
 
-function timeText(value: string | null | undefined): string {
-  if (value == null) return '';
-  const date = parseApiTime(value);
-  return date === null ? value : formatUtcTime(date);
-}
-
-function useColumns(): DataColumn<AlertItem>[] {
-  const styles = useStyles();
-  return [
-    {
-      id: 'title',
-      label: 'Title',
-      sort: 'title',
-      alwaysVisible: true,
-      render: (item) => item.title ?? '',
-      csv: (item) => item.title ?? '',
-    },
-    {
-      id: 'severity',
-      label: 'Severity',
-      sort: 'severity',
-      sortDescendingFirst: true,
-      width: '130px',
-      render: (item) => (item.severity ? <SeverityBadge severity={item.severity} /> : null),
-      csv: (item) => item.severity ?? '',
-    },
-    {
-      id: 'status',
-      label: 'Status',
-      sort: 'status',
-      width: '120px',
-      render: (item) => (item.status ? alertStatusLabel(item.status) : ''),
-      csv: (item) => item.status ?? '',
-    },
-    {
-      id: 'device_name',
-      label: 'Device',
-      width: '160px',
-      render: (item) =>
-        item.device_id ? (
-          <AppLink to={`/devices/${encodeURIComponent(item.device_id)}`} tabIndex={-1}>
-            {item.device_name ?? item.device_id}
-          </AppLink>
-        ) : null,
-      csv: (item) => item.device_name ?? '',
-    },
-    {
-      id: 'last_activity',
-      label: 'Last activity',
-      sort: 'last_activity',
-      sortDescendingFirst: true,
-      width: '150px',
-      render: (item) => <DateTime value={item.last_activity ?? null} relative />,
-      csv: (item) => timeText(item.last_activity),
-    },
-    {
-      id: 'first_activity',
-      label: 'First activity',
-      sort: 'first_activity',
-      sortDescendingFirst: true,
-      width: '150px',
-      defaultVisible: false,
-      render: (item) => <DateTime value={item.first_activity ?? null} relative />,
-      csv: (item) => timeText(item.first_activity),
-    },
-    {
-      id: 'event_count',
-      label: 'Events',
-      sort: 'event_count',
-      sortDescendingFirst: true,
-      width: '90px',
-      render: (item) => formatCount(item.event_count ?? 0),
-      csv: (item) => String(item.event_count ?? ''),
-    },
-    {
-      id: 'assignee',
-      label: 'Assigned to',
-      width: '140px',
-      render: (item) => item.assignee ?? <NotKnown>Unassigned</NotKnown>,
-      csv: (item) => item.assignee ?? '',
-    },
-    {
-      id: 'user',
-      label: 'User',
-      width: '160px',
-      render: (item) => item.user ?? <NotKnown>None</NotKnown>,
-      csv: (item) => item.user ?? '',
-    },
-    {
-      id: 'rule_id',
-      label: 'Rule',
-      width: '180px',
-      defaultVisible: false,
-      render: (item) => <span className={styles.mono}>{item.rule_id ?? ''}</span>,
-      csv: (item) => item.rule_id ?? '',
-    },
-    {
-      id: 'techniques',
-      label: 'Techniques',
-      width: '150px',
-      defaultVisible: false,
-      render: (item) => (item.techniques ?? []).join(', '),
-      csv: (item) => (item.techniques ?? []).join(' '),
-    },
-    {
-      id: 'classification',
-      label: 'Classification',
-      width: '160px',
-      defaultVisible: false,
-      render: (item) =>
-        item.classification ? classificationLabel(item.classification) : <NotKnown>None</NotKnown>,
-      csv: (item) => item.classification ?? '',
-    },
-  ];
-}
-
 /**
  * Every device's alerts in one queue: filtered, sorted and paged by the server, with the
  * alert flyout for triage. The whole view is in the address, so a link shares it.
@@ -192,7 +70,7 @@ function useColumns(): DataColumn<AlertItem>[] {
 export function AlertsPage() {
   useDocumentTitle('Alerts');
   const styles = useStyles();
-  const columns = useColumns();
+  const columns = useAlertColumns({ queue: true });
   const [state, update] = useQueueState();
   const [params] = useSearchParams();
   const key = params.toString();

@@ -37,7 +37,7 @@ import {
   safeLink,
 } from '../../lib/alertLabels';
 import { formatCount } from '../../lib/format';
-import { SeverityBadge } from './AlertsTab';
+import { SeverityBadge } from './SeverityBadge';
 import { targetText } from './eventText';
 
 const useStyles = makeStyles({

@@ -1,9 +1,8 @@
-import { Badge, Body1, Field, Select, makeStyles, tokens } from '@fluentui/react-components';
+import { Body1, Field, Select, makeStyles, tokens } from '@fluentui/react-components';
 import { useId } from 'react';
 
 import { listDeviceAlerts } from '../../api/client';
 import type {
-  AlertItem,
   AlertListQuery,
   AlertSeverity,
   AlertSort,
@@ -11,24 +10,14 @@ import type {
   DeviceDetail,
 } from '../../api/types';
 import { DataTable } from '../../components/DataTable/DataTable';
-import type { DataColumn } from '../../components/DataTable/DataTable';
 import { TableSearch } from '../../components/DataTable/TableSearch';
 import { hasActiveFilters, offsetOf } from '../../components/DataTable/tableState';
 import type { TableSpec } from '../../components/DataTable/tableState';
 import { useTableState } from '../../components/DataTable/useTableState';
-import { DateTime } from '../../components/DateTime/DateTime';
-import { NotKnown } from '../../components/NotKnown/NotKnown';
 import { useApiQuery } from '../../hooks/useApiQuery';
-import {
-  ALERT_STATUSES,
-  SEVERITIES,
-  alertStatusLabel,
-  classificationLabel,
-  severityColor,
-  severityLabel,
-} from '../../lib/alertLabels';
-import { formatCount, formatUtcTime, parseApiTime } from '../../lib/format';
+import { ALERT_STATUSES, SEVERITIES, alertStatusLabel, severityLabel } from '../../lib/alertLabels';
 import { AlertFlyout } from './AlertFlyout';
+import { useAlertColumns } from './alertColumns';
 
 const useStyles = makeStyles({
   empty: {
@@ -60,116 +49,12 @@ export const ALERTS_TABLE: TableSpec = {
   filters: { severity: SEVERITIES, status: ALERT_STATUSES, assignee: null },
 };
 
-function timeText(value: string | null | undefined): string {
-  if (value == null) return '';
-  const date = parseApiTime(value);
-  return date === null ? value : formatUtcTime(date);
-}
-
-export function SeverityBadge({ severity }: { severity: string }) {
-  return (
-    <Badge appearance="tint" shape="rounded" color={severityColor(severity)}>
-      {severityLabel(severity)}
-    </Badge>
-  );
-}
-
-function useColumns(): DataColumn<AlertItem>[] {
-  return [
-    {
-      id: 'title',
-      label: 'Title',
-      sort: 'title',
-      alwaysVisible: true,
-      render: (item) => item.title ?? '',
-      csv: (item) => item.title ?? '',
-    },
-    {
-      id: 'severity',
-      label: 'Severity',
-      sort: 'severity',
-      sortDescendingFirst: true,
-      width: '130px',
-      render: (item) => (item.severity ? <SeverityBadge severity={item.severity} /> : null),
-      csv: (item) => item.severity ?? '',
-    },
-    {
-      id: 'status',
-      label: 'Status',
-      sort: 'status',
-      width: '120px',
-      render: (item) => (item.status ? alertStatusLabel(item.status) : ''),
-      csv: (item) => item.status ?? '',
-    },
-    {
-      id: 'last_activity',
-      label: 'Last activity',
-      sort: 'last_activity',
-      sortDescendingFirst: true,
-      width: '150px',
-      render: (item) => <DateTime value={item.last_activity ?? null} relative />,
-      csv: (item) => timeText(item.last_activity),
-    },
-    {
-      id: 'first_activity',
-      label: 'First activity',
-      sort: 'first_activity',
-      sortDescendingFirst: true,
-      width: '150px',
-      defaultVisible: false,
-      render: (item) => <DateTime value={item.first_activity ?? null} relative />,
-      csv: (item) => timeText(item.first_activity),
-    },
-    {
-      id: 'event_count',
-      label: 'Events',
-      sort: 'event_count',
-      sortDescendingFirst: true,
-      width: '90px',
-      render: (item) => formatCount(item.event_count ?? 0),
-      csv: (item) => String(item.event_count ?? ''),
-    },
-    {
-      id: 'assignee',
-      label: 'Assigned to',
-      width: '140px',
-      render: (item) => item.assignee ?? <NotKnown>Unassigned</NotKnown>,
-      csv: (item) => item.assignee ?? '',
-    },
-    {
-      id: 'techniques',
-      label: 'Techniques',
-      width: '150px',
-      defaultVisible: false,
-      render: (item) => (item.techniques ?? []).join(', '),
-      csv: (item) => (item.techniques ?? []).join(' '),
-    },
-    {
-      id: 'classification',
-      label: 'Classification',
-      width: '160px',
-      defaultVisible: false,
-      render: (item) =>
-        item.classification ? classificationLabel(item.classification) : <NotKnown>None</NotKnown>,
-      csv: (item) => item.classification ?? '',
-    },
-    {
-      id: 'user',
-      label: 'User',
-      width: '160px',
-      defaultVisible: false,
-      render: (item) => item.user ?? <NotKnown>None</NotKnown>,
-      csv: (item) => item.user ?? '',
-    },
-  ];
-}
-
 /** The device's alerts: paged, sorted, filtered; one opens in the flyout. */
 export function AlertsTab({ device, onChanged }: { device: DeviceDetail; onChanged: () => void }) {
   const styles = useStyles();
   const severityId = useId();
   const statusId = useId();
-  const columns = useColumns();
+  const columns = useAlertColumns({ queue: false });
   const [state, update] = useTableState(ALERTS_TABLE);
   const severity = state.filters['severity'];
   const status = state.filters['status'];

@@ -20,7 +20,7 @@ import type { Property } from '../../components/PropertyList/PropertyList';
 import { useApiQuery } from '../../hooks/useApiQuery';
 import { formatBytes, formatCount, formatPercent } from '../../lib/format';
 import { osLabel, sourceLabel } from '../../lib/labels';
-import { SeverityBadge } from './AlertsTab';
+import { SeverityBadge } from './SeverityBadge';
 import { NOT_COMPUTED, agentFactNote, softwareNote } from './deviceNotes';
 import { ExposureWithDrivers, RiskWithReasons } from './SidebarSections';
 

@@ -32,7 +32,7 @@ import { useCurrentUser } from '../../components/SessionProvider/SessionProvider
 import { useApiQuery } from '../../hooks/useApiQuery';
 import { alertStatusLabel } from '../../lib/alertLabels';
 import { formatCount } from '../../lib/format';
-import { SeverityBadge } from '../DevicePage/AlertsTab';
+import { SeverityBadge } from '../DevicePage/SeverityBadge';
 import { INCIDENT_STATUSES, incidentStatusLabel } from './incidentsState';
 
 const useStyles = makeStyles({

@@ -19,7 +19,7 @@ import { useApiQuery } from '../../hooks/useApiQuery';
 import { useDocumentTitle } from '../../hooks/useDocumentTitle';
 import { SEVERITIES, severityLabel } from '../../lib/alertLabels';
 import { formatCount, formatUtcTime, parseApiTime } from '../../lib/format';
-import { SeverityBadge } from '../DevicePage/AlertsTab';
+import { SeverityBadge } from '../DevicePage/SeverityBadge';
 import { IncidentFlyout } from './IncidentFlyout';
 import {
   INCIDENT_SORT,
