@@ -17,6 +17,8 @@ ENROLL_PATH = "/api/agent/enroll"
 HEARTBEAT_PATH = "/api/agent/heartbeat"
 INVENTORY_PATH = "/api/agent/inventory"
 EVENTS_PATH = "/api/agent/events"
+# POST an ActionReport for one action the server handed this agent.
+ACTION_REPORT_PATH = "/api/agent/actions/{action_id}/report"
 
 # Upper bounds on what one request may carry; the server refuses anything larger.
 MAX_EVENTS_PER_BATCH = 5_000
@@ -140,16 +142,88 @@ class AgentStatus(_Message):
     )
 
 
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class ContainmentStatus(_Message):
+    """What the agent finds in force on the device when it reports, read back from the kernel
+    (the nftables ruleset, the fanotify mark), not what it was asked to do."""
+
+    isolated: bool = False
+    isolation_mode: Literal["full", "selective"] | None = None
+    app_restricted: bool = False
+    checked_at: Time | None = None
+    problems: list[LongText] = Field(
+        default_factory=list, max_length=16, description="why a containment is not as expected"
+    )
+
+
 class HeartbeatRequest(_Message):
     agent_version: Text64
     sent_at: Time
     status: AgentStatus = Field(default_factory=AgentStatus)
+    # Added with response actions; older agents leave it out.
+    containment: ContainmentStatus | None = None
+
+
+# The action types an agent can run. The server sends only these; an agent that gets another
+# type (a newer server) reports it failed as unsupported.
+ISOLATE = "isolate"
+RELEASE_ISOLATION = "release_isolation"
+RESTRICT_APP_EXECUTION = "restrict_app_execution"
+REMOVE_APP_RESTRICTION = "remove_app_restriction"
+AGENT_ACTION_TYPES = (ISOLATE, RELEASE_ISOLATION, RESTRICT_APP_EXECUTION, REMOVE_APP_RESTRICTION)
+
+
+class IsolateParameters(_Message):
+    """Full isolation keeps loopback, the flows it must keep and the Hostwatch server. Selective
+    isolation also lets through the traffic of the listed users and cgroups (nftables matches a
+    socket's owner and its cgroup v2 path; it has no match on the executable)."""
+
+    mode: Literal["full", "selective"] = "full"
+    allow_users: list[Text64] = Field(
+        default_factory=list, max_length=64, description="user names or numeric uids"
+    )
+    allow_cgroups: list[PathText] = Field(
+        default_factory=list,
+        max_length=64,
+        description="cgroup v2 paths relative to the cgroup root, e.g. system.slice/mail.service",
+    )
+
+
+class RestrictParameters(_Message):
+    """Only executables owned by the OS's packages with unmodified content, those allowed here,
+    and the agent itself may start."""
+
+    allow_sha256: list[Sha256] = Field(default_factory=list, max_length=10_000)
+    allow_paths: list[PathText] = Field(default_factory=list, max_length=1_000)
+    scope: list[PathText] = Field(
+        default_factory=list,
+        max_length=64,
+        description="directories or mount points to enforce on; empty means every local "
+        "filesystem the agent can mark",
+    )
 
 
 class PendingAction(_Message):
     id: str
     type: Text64
     parameters: dict[str, Any] = Field(default_factory=dict)
+    expires_at: Time | None = None
+
+
+class ActionReport(_Message):
+    """The agent's word on one action: running, then succeeded or failed. A success carries the
+    evidence, read back from the device, that the change is in place."""
+
+    state: Literal["running", "succeeded", "failed"]
+    at: Time
+    message: LongText | None = Field(default=None, description="progress, or why it failed")
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+
+class ActionReportResult(_Message):
+    state: Text32 = Field(description="the action's state on the server after this report")
 
 
 class HeartbeatResponse(_Message):
