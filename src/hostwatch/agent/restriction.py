@@ -403,7 +403,7 @@ class AppRestriction:
     ) -> None:
         self.state_dir = state_dir
         self.on_blocked = on_blocked
-        self.packages = packages or PackageIndex()
+        self.packages = packages if packages is not None else PackageIndex()
         self.machine_id = machine_id or ""
         self._boot_id = read_boot_id()
         self._lock = threading.Lock()
