@@ -23,7 +23,7 @@ import pytest
 
 import hostwatch
 from hostwatch import protocol
-from hostwatch.agent import restriction
+from hostwatch.agent import packaged, restriction
 from hostwatch.agent.packaged import PackageIndex
 from hostwatch.agent.restriction import AppRestriction, Policy, RestrictionError
 
@@ -401,6 +401,37 @@ def test_restriction_package_file_runs_until_its_content_changes(
         "not installed by a package nor allowed",
         "changed since its package installed it",
     ]
+
+
+def test_restriction_package_upgrade_is_allowed_once_dpkg_records_it(
+    make: Callable[..., AppRestriction],
+    scope: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(packaged, "RECHECK_SECONDS", 0.0)
+    tool = copy_of(TRUE, scope / "tool")
+    dpkg = tmp_path / "dpkg"
+    (dpkg / "info").mkdir(parents=True)
+    (dpkg / "status").write_text("Package: tool\nStatus: install ok installed\n\n")
+    md5sums = dpkg / "info" / "tool.md5sums"
+    md5sums.write_text(f"{_md5(tool)}  {str(tool)[1:]}\n")
+    index = PackageIndex(dpkg)
+    make(packages=index).apply(protocol.RestrictParameters(scope=[str(scope)]))
+    loaded = index.generation
+
+    modified_copy(TRUE, tool)  # the new version is unpacked ...
+    before = run_from_stranger(str(tool))[0]
+    md5sums.write_text(f"{_md5(tool)}  {str(tool)[1:]}\n")  # ... then dpkg records it
+    os.utime(dpkg / "info", ns=(time.time_ns(), time.time_ns() + 10**9))
+    deadline = time.monotonic() + 10
+    after = run_from_stranger(str(tool))[0]
+    while after != 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        after = run_from_stranger(str(tool))[0]
+
+    assert (before, after) == (errno.EPERM, 0)
+    assert index.generation > loaded
 
 
 def test_restriction_empty_scope_without_dpkg_is_refused(

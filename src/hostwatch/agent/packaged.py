@@ -16,9 +16,14 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
+# Limitation: only dpkg (Debian, Ubuntu) is read; on RPM systems no file counts as packaged,
+# so only allowed hashes and paths run in the scope (an empty scope is refused there).
 DPKG_DIR = Path("/var/lib/dpkg")
 # How often, at most, the database's modification times are compared to the loaded index.
-RECHECK_SECONDS = 30.0
+# Limitation: a program a package has just installed or upgraded is refused until its
+# md5sums are read again (this interval plus about half a second), so a maintainer script
+# that runs it at once may fail under an every-filesystem restriction.
+RECHECK_SECONDS = 2.0
 
 Md5 = bytes | tuple[bytes, ...]
 
@@ -32,6 +37,7 @@ class PackageIndex:
         self._stamp: tuple[int, int] | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
+        self._reloading = False
         self.generation = 0  # raised on every (re)load, so callers know to drop cached verdicts
 
     @property
@@ -51,25 +57,53 @@ class PackageIndex:
         return mtime(self.dpkg_dir / "status"), mtime(self.dpkg_dir / "info")
 
     def ensure_loaded(self) -> int:
-        """Loads the index if it is not loaded or dpkg changed since; returns its size."""
-        now = time.monotonic()
-        if self._index is not None and now - self._checked < RECHECK_SECONDS:
-            return len(self._index)
+        """Loads the index now if it is not loaded or dpkg changed it; returns its size."""
         with self._lock:
-            self._checked = now
+            self._checked = time.monotonic()
             stamp = self._read_stamp()
             if self._index is None or stamp != self._stamp:
-                self._index = self._load()
-                self._stamp = stamp
-                self.generation += 1
-                logger.info("package index: %s files from %s", len(self._index), self.dpkg_dir)
-            return len(self._index)
+                self._install(self._load(), stamp)
+            return len(self._index or {})
 
     def expected_md5(self, path: str) -> Md5 | None:
-        """The md5 (or md5s, when packages disagree) a package installed at `path`."""
-        self.ensure_loaded()
+        """The md5 (or md5s, when packages disagree) a package installed at `path`.
+
+        Called while a program waits to start: after the first load, a changed database is
+        read again in the background, and the old index answers meanwhile.
+        """
+        if self._index is None:
+            self.ensure_loaded()
+        else:
+            self.refresh()
         assert self._index is not None
         return self._index.get(path)
+
+    def refresh(self) -> None:
+        """Reads a changed database again in the background; cheap enough to call per exec."""
+        now = time.monotonic()
+        if self._index is None:
+            return
+        if now - self._checked < RECHECK_SECONDS or self._reloading:
+            return
+        self._checked = now
+        if self._read_stamp() != self._stamp:
+            self._reloading = True
+            threading.Thread(target=self._reload, name="hostwatch-dpkg-index", daemon=True).start()
+
+    def _reload(self) -> None:
+        try:
+            with self._lock:
+                stamp = self._read_stamp()
+                self._install(self._load(), stamp)
+        except Exception:
+            logger.exception("cannot read the dpkg database %s again", self.dpkg_dir)
+        finally:
+            self._reloading = False
+
+    def _install(self, index: dict[str, Md5], stamp: tuple[int, int]) -> None:
+        self._index, self._stamp = index, stamp
+        self.generation += 1
+        logger.info("package index: %s files from %s", len(index), self.dpkg_dir)
 
     # Loading
 

@@ -14,11 +14,9 @@ mounts), leaving out kernel pseudo filesystems and network filesystems.
 The answer loop never holds the system up: it answers every event, allows events of the agent's
 own process at once, and allows (fails open) on any internal error, which status() reports.
 
-Limitation: a script run as an argument of its interpreter (`python x.py`, `sh x.sh`) is not
-refused: the interpreter is an allowed program, and the script is opened for reading, not for
-exec. Only scripts started directly (`./x.sh`, through their `#!` line) are checked. Marking
-FAN_OPEN_PERM for every open by an interpreter would put each file open on the machine through
-this loop.
+Scripts started directly (`./x.sh`) are checked like programs: the kernel opens them for exec
+and then their `#!` interpreter, and both must be allowed. A script given to its interpreter
+(`python x.py`) is not: see the Limitation at MASK.
 """
 
 from __future__ import annotations
@@ -57,6 +55,11 @@ MAX_QUEUED_EVENTS = 10_000
 MAX_PROBLEMS = 16
 EVENT_BATCH = 200
 ACTION_TYPE = "ExecutionBlocked"
+# Limitation: a script run as an argument of an allowed interpreter (`python x.py`, `sh x.sh`,
+# `bash < x.sh`) is not refused: the interpreter opens it for reading, not for exec. Covering
+# it would need FAN_OPEN_PERM on every open, which puts each file open on the machine through
+# this loop; the interpreter itself must still be allowed.
+MASK = fanotify.FAN_OPEN_EXEC_PERM
 
 Sink = Callable[[list[protocol.AgentEvent]], None]
 
@@ -127,6 +130,7 @@ class Policy:
     def check(self, fd: int) -> Verdict:
         path = os.readlink(f"/proc/self/fd/{fd}")
         st = os.fstat(fd)
+        self.packages.refresh()
         if self.packages.generation != self._generation:
             self._cache.clear()  # dpkg installed or removed something
             self._generation = self.packages.generation
@@ -152,6 +156,8 @@ class Policy:
             if md5 == expected or (isinstance(expected, tuple) and md5 in expected):
                 return Verdict(True, "installed by a package, unmodified", path)
             reason = "changed since its package installed it"
+        # Limitation: a process that opened the file for writing before this check can still
+        # change it between the check and the kernel's deny-write on exec (microseconds).
         sha256 = _digest(fd, "sha256")
         if sha256 in self.allow_sha256:
             return Verdict(True, "allowed sha256", path, sha256)
@@ -245,7 +251,7 @@ class _Enforcer:
             mount = mounts.get(root.path)
             if mount is None:
                 raise RestrictionError(f"scope {root.path!r} is no longer a mount point")
-            self.group.mark(root.path, root.kind)
+            self.group.mark(root.path, root.kind, MASK)
             if root.kind == fanotify.MOUNT:
                 self.expected[(fanotify.MOUNT, mount.mount_id, 0)] = root.path
             else:
@@ -262,7 +268,7 @@ class _Enforcer:
             if key in self.expected:
                 continue
             try:
-                self.group.mark(path, fanotify.INODE)
+                self.group.mark(path, fanotify.INODE, MASK)
             except fanotify.FanotifyError as exc:
                 if path == root:
                     raise
@@ -272,6 +278,8 @@ class _Enforcer:
 
     def rescan(self) -> None:
         """Marks directories made since the last walk, forgets those that went away."""
+        # Limitation: a subdirectory made in a directory scope is unrestricted until the next
+        # walk (RESCAN_SECONDS); mount points and every-filesystem scopes have no such gap.
         for key, path in list(self.expected.items()):
             if key[0] == fanotify.INODE:
                 try:
@@ -314,6 +322,8 @@ class _Enforcer:
                 os.close(fd)
 
     def _run(self) -> None:
+        # Limitation: the loop shares the interpreter lock with the agent's other threads; an
+        # exec may wait for a busy collector up to Python's switch interval (5 ms).
         poller = select.poll()
         poller.register(self.group.fd, select.POLLIN)
         poller.register(self._wake_r, select.POLLIN)
@@ -552,6 +562,8 @@ class AppRestriction:
     def close(self) -> None:
         """On agent stop: releases the fanotify group (the kernel then allows everything);
         the persisted restriction stays for restore()."""
+        # Limitation: nothing is restricted while the agent is stopped (a fanotify permission
+        # mark needs a listener); restore() re-applies it when the agent starts.
         with self._lock:
             enforcer, self._enforcer = self._enforcer, None
         if enforcer is not None:
