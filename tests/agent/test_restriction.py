@@ -336,6 +336,19 @@ def test_restriction_fails_open_on_an_internal_error(
     ]
 
 
+def test_restriction_empty_scope_plans_every_local_filesystem() -> None:
+    # Planned only: tests never mark a whole filesystem.
+    roots, mode = restriction.plan_scope([])
+
+    kinds = {root.kind for root in roots}
+    points = [root.path for root in roots]
+    assert mode == "every local filesystem"
+    assert kinds == {"filesystem"}
+    assert "/" in points
+    assert not {"/proc", "/sys", "/dev/pts"} & set(points)
+    assert len({os.stat(p).st_dev for p in points}) == len(points)
+
+
 # The package database
 
 

@@ -207,10 +207,14 @@ def read_mounts(text: str | None = None) -> list[Mount]:
 
 
 def local_filesystems(mounts: list[Mount]) -> list[Mount]:
-    """One mount of each local filesystem that can hold programs, first mounted first."""
+    """One mount of each local filesystem that can hold programs, first mounted first. Of
+    mounts stacked on one mount point only the top one is reachable, so only it counts."""
+    top = {mount.mount_point: mount for mount in mounts}
     seen: set[int] = set()
     chosen = []
     for mount in mounts:
+        if top[mount.mount_point] is not mount:
+            continue
         if mount.fstype in PSEUDO_FILESYSTEMS or mount.device in seen:
             continue
         seen.add(mount.device)

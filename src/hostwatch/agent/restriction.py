@@ -226,11 +226,16 @@ class _Enforcer:
         self.roots = roots
         self.policy = policy
         self.owner = owner
-        self.group = fanotify.PermissionGroup()
         self.expected: dict[tuple[str, int, int], str] = {}
         self.truncated: list[str] = []
         self._stop = threading.Event()
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        try:
+            self.group = fanotify.PermissionGroup()
+        except OSError:
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+            raise
         self._thread = threading.Thread(target=self._run, name="hostwatch-restrict", daemon=True)
         self._pid = os.getpid()
         self._interpreters = frozenset(
