@@ -398,7 +398,11 @@ class Isolation:
             data: dict[str, Any] = json.loads(self._state_path().read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
+            raise IsolationError(
+                f"cannot read isolation state {self._state_path()}: {exc}"
+            ) from exc
+        except ValueError as exc:
             raise IsolationError(f"isolation state {self._state_path()} is damaged: {exc}") from exc
         return data
 
