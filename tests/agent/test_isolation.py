@@ -357,10 +357,14 @@ except OSError as exc:
 
 @needs_netns
 def test_isolation_selective_lets_the_allowed_user_through(pair: Pair) -> None:
-    evidence = pair.apply("selective", allow_users=[str(ALLOWED_UID)])
+    full = pair.apply("full")
+    assert pair.fetch(pair.a, pair.b_ip, OTHER_PORT, uid=ALLOWED_UID) is None
+
+    evidence = pair.apply("selective", allow_users=[str(ALLOWED_UID)])  # replaces the full one
 
     assert evidence["mode"] == "selective"
     assert evidence["allow_uids"] == [ALLOWED_UID]
+    assert evidence["rule_count"] == full["rule_count"] + 1
     assert pair.fetch(pair.a, pair.b_ip, OTHER_PORT, uid=ALLOWED_UID) == "b-other"
     assert pair.fetch(pair.a, pair.b_ip, OTHER_PORT, uid=OTHER_UID) is None
     assert pair.fetch(pair.a, pair.b_ip, OTHER_PORT) is None  # root is not on the list

@@ -15,8 +15,11 @@ What stays allowed, and why:
   its IPv6 neighbours and with them the server.
 Nothing else: no other established flows, no forwarding.
 
-Selective isolation also lets out the traffic of listed users (`meta skuid`) and of listed
-cgroup v2 paths (`socket cgroupv2 level N "path"`), with their replies by the conntrack mark.
+Selective isolation also lets out the traffic of listed users (`meta skuid`; names are
+looked up on the device when applied) and of listed cgroup v2 paths (`socket cgroupv2 level N
+"path"`), with their replies by the conntrack mark. Only what they open: nothing may connect
+in to them. Limitation: a cgroup rule matches the cgroup's id, so a restarted service (a new
+cgroup) falls outside it until restore() re-applies; status() reports it meanwhile.
 Tested on nft 1.0.6 with Linux 6.18: both matches work. nftables has no match on a process's
 executable, so an application is allowed by the user it runs as or the cgroup (systemd unit)
 it runs in. nft 1.0.6's JSON parser does not know `socket cgroupv2` (and its JSON listing
@@ -60,6 +63,7 @@ PRIORITY = -180
 CT_MARK_BIT = 0x00100000
 CGROUP_CHAIN = "allow_cgroups"
 STATE_FILE = "isolation.json"
+STATE_KEYS = frozenset({"params", "server", "dns", "uids", "cgroups", "skipped_cgroups"})
 RELEASING_FILE = "isolation.json.releasing"
 NFT_TIMEOUT = 30.0
 CGROUP_FS = Path("/sys/fs/cgroup")  # where nft looks up a cgroupv2 path
@@ -237,6 +241,9 @@ def build_ruleset(
     outbound: list[list[dict[str, Any]]] = [[_match(_meta("oif"), "lo"), ACCEPT]]
     for address, port in server:
         ip = _ip(address)
+        # Limitation: a server connection conntrack did not track before isolation (no ct rule
+        # anywhere on the host) is picked up mid-stream; a reply arriving first is then "new"
+        # and dropped until the agent sends again, which its next request does.
         inbound.append(
             [
                 _match(_payload(ip, "saddr"), address),
@@ -404,6 +411,11 @@ class Isolation:
             ) from exc
         except ValueError as exc:
             raise IsolationError(f"isolation state {self._state_path()} is damaged: {exc}") from exc
+        missing = STATE_KEYS - set(data) if isinstance(data, dict) else STATE_KEYS
+        if missing:
+            raise IsolationError(
+                f"isolation state {self._state_path()} is damaged: no {sorted(missing)}"
+            )
         return data
 
     def _save(self, data: dict[str, Any] | None) -> None:
@@ -611,7 +623,8 @@ class Isolation:
     def restore(self) -> str | None:
         """On start (and cheap enough for every heartbeat): finish a release cut short, or
         re-apply an isolation the kernel lost (reboot) or whose cgroups were re-created.
-        None when nothing needed doing; otherwise what was done."""
+        None when nothing needed doing; otherwise what was done. IsolationError if it could
+        not (nft gone, no privilege): the device is then not isolated, and status() says so."""
         if (self.state_dir / RELEASING_FILE).exists():
             self.release()
             return "finished a release that was interrupted"
