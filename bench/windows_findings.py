@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from bench.pgdb import PG_ADMIN, pg_database
 from bench.vulns import SHARED, _import, _programs
 from hostwatch.db import migrate
@@ -27,7 +29,7 @@ from hostwatch.devices.models import Device, Software
 from hostwatch.vulns import findings, windows_findings
 
 
-def _device(sessions, build: str | None) -> str:  # type: ignore[no-untyped-def]
+def _device(sessions: sessionmaker[Session], build: str | None) -> str:
     with transaction(sessions) as session:
         device = Device(
             hostname=f"win-{build}",
