@@ -284,7 +284,12 @@ class FeedUpdater:
         """The month list, then each month not stored or revised since, as a source of its own.
 
         The list's validators are kept only when every month due was read, so a month that
-        failed is tried again on the next run even when the list has not changed since."""
+        failed is tried again on the next run even when the list has not changed since.
+
+        Limitation: the first run fetches every month the list names (Microsoft's goes back
+        to 2016, about a hundred documents of 1-2 MB); there is no setting for the earliest
+        month wanted yet.
+        """
         state = self._state(source)
         where = shown(source.url)
         index = SourceResult(source.name, where, FAILED)
