@@ -472,7 +472,8 @@ def import_osquery(
 
 
 feeds_app = typer.Typer(
-    help="Vulnerability feeds: OSV, NVD, CISA KEV, Debian.", no_args_is_help=True
+    help="Vulnerability feeds: OSV, NVD, CISA KEV, Debian, Microsoft's security updates.",
+    no_args_is_help=True,
 )
 app.add_typer(feeds_app, name="feeds")
 
@@ -508,8 +509,8 @@ def feeds_update(
         list[str] | None,
         typer.Option(
             "--source",
-            help="Only this feed: osv, nvd, kev, debian, or one location such as osv:PyPI or "
-            "debian:DSA (repeatable). Default: all.",
+            help="Only this feed: osv, nvd, kev, debian, msrc, or one location such as "
+            "osv:PyPI or debian:DSA (repeatable). Default: all.",
         ),
     ] = None,
     as_json: JsonOpt = False,

@@ -70,6 +70,8 @@ KEV_URL = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulner
 DEBIAN_TRACKER_URL = (
     "https://salsa.debian.org/security-tracker-team/security-tracker/-/raw/master/data"
 )
+# Microsoft's security update API: /updates lists the months, /cvrf/{id} serves each one.
+MSRC_URL = "https://api.msrc.microsoft.com/cvrf/v3.0"
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -121,6 +123,7 @@ class Settings:
     feeds_nvd_page_size: int = 2000
     feeds_kev_url: str = KEV_URL
     feeds_debian_url: str = DEBIAN_TRACKER_URL
+    feeds_msrc_url: str = MSRC_URL
     feeds_max_bytes: int = 1024 * 1024 * 1024
     feeds_timeout_seconds: float = 120.0
 
@@ -179,6 +182,7 @@ class Settings:
             feeds_nvd_page_size=_env_int("HOSTWATCH_FEEDS_NVD_PAGE_SIZE", 2000, minimum=1),
             feeds_kev_url=_env_feed_url("HOSTWATCH_FEEDS_KEV_URL", KEV_URL),
             feeds_debian_url=_env_feed_url("HOSTWATCH_FEEDS_DEBIAN_URL", DEBIAN_TRACKER_URL),
+            feeds_msrc_url=_env_feed_url("HOSTWATCH_FEEDS_MSRC_URL", MSRC_URL),
             feeds_max_bytes=_env_int("HOSTWATCH_FEEDS_MAX_BYTES", 1024 * 1024 * 1024, minimum=1),
             feeds_timeout_seconds=_env_float("HOSTWATCH_FEEDS_TIMEOUT_SECONDS", 120.0, 0.1),
         )

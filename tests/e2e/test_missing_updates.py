@@ -69,3 +69,22 @@ def test_missing_windows_updates_follow_the_installed_hotfixes(new_page, stack: 
     page.reload()
     expect(rows).to_have_count(2)
     expect(rows.nth(1)).to_contain_text("KB5034763")
+
+    # The missing updates' CVEs are discovered vulnerabilities of the software "Windows":
+    # February's kernel CVE is there with the build comparison as its evidence, and a CVE
+    # only January's update fixed is not (the installed January hotfix covers it).
+    page.get_by_test_id("tab-vulnerabilities").click()
+    page.get_by_test_id("filter-cve").fill("CVE-2024-21338")
+    kernel = page.get_by_test_id("vulnerabilities-table").get_by_test_id("table-row")
+    expect(kernel).to_have_count(1)
+    expect(kernel).to_contain_text("Windows 10.0.19045.3803")
+    kernel.click()
+    flyout = page.get_by_test_id("vulnerability-flyout")
+    expect(flyout.get_by_test_id("vulnerability-evidence")).to_contain_text(
+        "build 10.0.19045.3803 < fixed build 10.0.19045.4046 (KB5034763)"
+    )
+    assert serious_accessibility_violations(page) == []
+    screenshot(page, "windows-vulnerability-flyout")
+    page.get_by_role("button", name="Close").click()
+    page.get_by_test_id("filter-cve").fill("CVE-2024-20674")
+    expect(page.get_by_test_id("vulnerabilities-empty")).to_be_visible()

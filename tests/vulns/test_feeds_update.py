@@ -28,6 +28,9 @@ from hostwatch.vulns.models import Advisory, Affected, Finding
 from tests.shared import shared_data
 from tests.vulns.conftest import add_device
 from tests.vulns.feed_server import NVD_PATH, Broken, FeedServer, start
+from tests.vulns.msrc_api import BASE as MSRC_BASE
+from tests.vulns.msrc_api import INDEX as MSRC_INDEX
+from tests.vulns.msrc_api import RELEASED, document, document_path, month_list
 
 API_KEY = "nvd-key-5f1c9a77"
 OSV_ZIP = "/osv/PyPI/all.zip"
@@ -72,6 +75,9 @@ def server(
     feeds.put(KEV, shared_data("cisa_kev", "known_exploited_vulnerabilities.json").read_bytes())
     feeds.put(DSA, shared_data("debian_security_tracker", "DSA", "list").read_bytes())
     feeds.put(DLA, shared_data("debian_security_tracker", "DLA", "list").read_bytes())
+    feeds.put(MSRC_INDEX, month_list(RELEASED))
+    for month in RELEASED:
+        feeds.put(document_path(month), document(month))
     httpd, thread = start(feeds)
     yield feeds
     httpd.shutdown()
@@ -97,6 +103,7 @@ def update(db_url: str, tmp_path: Path, server: FeedServer) -> Run:
         "HOSTWATCH_FEEDS_NVD_PAGE_SIZE": "1000",
         "HOSTWATCH_FEEDS_KEV_URL": server.url(KEV),
         "HOSTWATCH_FEEDS_DEBIAN_URL": server.url("/debian"),
+        "HOSTWATCH_FEEDS_MSRC_URL": server.url(MSRC_BASE),
     }
 
     def run(*args: str, **overrides: str) -> Any:
@@ -126,22 +133,32 @@ def _count(engine: Engine, *where: Any) -> int:
 def test_first_update_imports_all_and_the_second_gets_304s_and_writes_nothing(
     update: Run, server: FeedServer, engine: Engine, sessions: sessionmaker[Session]
 ) -> None:
+    msrc_months = [f"msrc:{month}" for month in RELEASED]
     first = _summary(update())
     server.requests.clear()
     again_result = update()
     again = _summary(again_result)
 
-    assert first["records_by_feed"] == {"osv": 2661, "nvd": 4533, "kev": 1404, "debian": 8939}
-    assert (first["added"], first["updated"], first["withdrawn"]) == (17537, 0, 10)
+    assert first["records_by_feed"] == {
+        "osv": 2661,
+        "nvd": 4533,
+        "kev": 1404,
+        "debian": 8939,
+        "msrc": 313,
+    }
+    assert (first["added"], first["updated"], first["withdrawn"]) == (17537 + 313, 0, 10)
     assert {k: v[0] for k, v in _sources(first).items()} == dict.fromkeys(
-        ("osv:PyPI", "nvd", "kev", "debian:DSA", "debian:DLA"), "updated"
+        ("osv:PyPI", "nvd", "kev", "debian:DSA", "debian:DLA", "msrc", *msrc_months),
+        "updated",
     )
-    # The tracker's one malformed advisory is skipped, named, and the rest imported.
+    # The tracker's one malformed advisory is skipped, named, and the rest imported; so is
+    # the February MSRC vulnerability whose CVE id is misspelt.
     assert first["status"] == "partial"
     assert [p["message"] for f in first["per_file"] for p in f["problems"]] == [
-        "skipped: line 17244: DSA-423: 'kernel-image-2.4.17-ia64' is not a Debian version"
+        "skipped: line 17244: DSA-423: 'kernel-image-2.4.17-ia64' is not a Debian version",
+        "skipped: a vulnerability without a CVE id ('CVE-2024-21626M')",
     ]
-    assert _count(engine) == 17537
+    assert _count(engine) == 17537 + 313
     # Records remember the URL they came from, not a temporary file.
     with sessions() as session:
         source = session.scalar(select(Advisory.source).where(Advisory.record_id == "DSA-5380-1"))
@@ -155,10 +172,11 @@ def test_first_update_imports_all_and_the_second_gets_304s_and_writes_nothing(
         "kev": "not modified",
         "debian:DSA": "not modified",
         "debian:DLA": "not modified",
+        "msrc": "not modified",
     }
     files = {path: headers for path, headers in server.requests if not path.startswith(NVD_PATH)}
     assert {path: headers["if-none-match"] for path, headers in files.items()} == {
-        path: server.etag(path) for path in (OSV_ZIP, KEV, DSA, DLA)
+        path: server.etag(path) for path in (OSV_ZIP, KEV, DSA, DLA, MSRC_INDEX)
     }
     (nvd_query, nvd_headers), *more = [r for r in server.requests if r[0].startswith(NVD_PATH)]
     assert "lastModStartDate=" in nvd_query and not more
@@ -362,7 +380,7 @@ def test_an_unsized_body_past_the_cap_is_cut_off(update: Run, server: FeedServer
 
 
 def test_an_unknown_source_is_refused(update: Run) -> None:
-    result = update("--source", "msrc")
+    result = update("--source", "rhsa")
 
     assert result.exit_code == 2
-    assert "unknown feed source 'msrc'" in result.output
+    assert "unknown feed source 'rhsa'" in result.output

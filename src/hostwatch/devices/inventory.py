@@ -19,6 +19,7 @@ from hostwatch.devices import registry
 from hostwatch.devices.models import AgentCredential, Device, Software
 from hostwatch.events.store import EventStore
 from hostwatch.vulns import findings
+from hostwatch.vulns.windows_findings import OS_SOURCE
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,8 @@ def replace_inventory(
                 c.version,
                 c.arch,
                 *(c[name] for name in _DETAIL_COLUMNS),
-            ).where(c.device_id == device_id)
+                # The OS row (a Windows device's missing updates hang on it) is not inventory.
+            ).where(c.device_id == device_id, c.source != OS_SOURCE)
         ).all()
     }
 
@@ -159,7 +161,7 @@ def replace_inventory(
             changed.append({"row_id": found[0], **dict(zip(_DETAIL_COLUMNS, details, strict=True))})
 
     if gone and len(gone) == len(existing):
-        connection.execute(delete(software).where(c.device_id == device_id))
+        connection.execute(delete(software).where(c.device_id == device_id, c.source != OS_SOURCE))
     else:
         # One bind parameter per id: stay under the engine's limit per statement (PostgreSQL
         # 65,535; SQLite 32,766, or 999 before 3.32), which the dialect knows.

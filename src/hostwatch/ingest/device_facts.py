@@ -49,6 +49,12 @@ class DeviceFacts:
 
     def apply(self, device: Device) -> bool:
         """Update the device; True if anything changed. Seen times only ever widen."""
+        # Limitation: imported logs give a device no OS facts beyond its family (Windows,
+        # set where the device is made, devices/registry.find_or_add_many_from_logs): no
+        # product, version, build or installed update. The events that state them (EventLog
+        # 6009, Kernel-General 12, WindowsUpdateClient 19) are in none of the shared EVTX
+        # samples, so nothing reads them yet; an EVTX-only device's missing updates stay
+        # "unknown" until osquery or the agent reports its build.
         changed = False
         if self.first is not None and (device.first_seen is None or self.first < device.first_seen):
             device.first_seen = self.first

@@ -103,6 +103,9 @@ def apply(
         or applied.software_removed
         or applied.software_changed
         or applied.os_changed
+        # Installed updates decide which Windows updates are missing (windows_findings.py).
+        or applied.hotfixes_added
+        or applied.hotfixes_removed
     ):
         findings.refresh_device(session, device.id)
     return stored

@@ -10,6 +10,8 @@ The primary vector of a vulnerability, in this order:
    NVD analyses every CVE the same way, so its vector compares across vendors.
 2. A secondary NVD assessment (a CNA's), in the same version order.
 3. The OSV records' `severity` vectors: CVSS_V3 (3.1 before 3.0), then CVSS_V4, then CVSS_V2.
+4. Microsoft's vectors from its security update documents (one per product, usually the
+   same; taken in product name order), for CVEs no other feed scores.
 
 Within one step, advisories are taken in record id order so the choice is stable. A vector
 the library refuses is reported (advisory, vector, reason) and passed over for the next one.
@@ -147,11 +149,25 @@ def osv_candidates(record_id: str, data: dict[str, Any]) -> list[Candidate]:
     return [c for _, _, c in sorted(found, key=lambda f: (f[0], f[1]))]
 
 
+def msrc_candidates(record_id: str, data: dict[str, Any]) -> list[Candidate]:
+    products = data.get("products")
+    if not isinstance(products, dict):
+        return []
+    found = []
+    for name in sorted(products):
+        entry = products[name]
+        vector = entry.get("vector") if isinstance(entry, dict) else None
+        if isinstance(vector, str) and vector:
+            found.append(Candidate(record_id, vector))
+    return found
+
+
 def ordered_candidates(advisories: Iterable[tuple[str, str, dict[str, Any]]]) -> list[Candidate]:
     """Every vector of a vulnerability's advisories (feed, record id, data), best first."""
     nvd_primary: list[Candidate] = []
     nvd_secondary: list[Candidate] = []
     osv: list[Candidate] = []
+    microsoft: list[Candidate] = []
     for feed, record_id, data in sorted(advisories, key=lambda a: (a[0], a[1])):
         if not isinstance(data, dict):
             continue
@@ -161,7 +177,9 @@ def ordered_candidates(advisories: Iterable[tuple[str, str, dict[str, Any]]]) ->
             nvd_secondary.extend(secondary)
         elif feed == "osv":
             osv.extend(osv_candidates(record_id, data))
-    return nvd_primary + nvd_secondary + osv
+        elif feed == "msrc":
+            microsoft.extend(msrc_candidates(record_id, data))
+    return nvd_primary + nvd_secondary + osv + microsoft
 
 
 def primary_score(

@@ -9,7 +9,13 @@ from urllib.parse import urlsplit
 from hostwatch.vulns import schemas
 from hostwatch.vulns.models import Advisory
 
-_FEED_NAMES = {"osv": "OSV", "nvd": "NVD", "debian": "Debian", "kev": "CISA KEV"}
+_FEED_NAMES = {
+    "osv": "OSV",
+    "nvd": "NVD",
+    "debian": "Debian",
+    "kev": "CISA KEV",
+    "msrc": "Microsoft",
+}
 _MAX_REFERENCES = 100
 _BOUNDS = (
     ("versionStartIncluding", "from {} on"),
@@ -89,6 +95,8 @@ def explain(entry: dict[str, Any], installed: str) -> schemas.Evidence:
     """One match of a finding as a sentence: which feed said what about which version."""
     feed = str(entry.get("feed") or "")
     advisory = str(entry.get("advisory") or "")
+    if feed == "msrc":
+        return _windows_update(entry, advisory, installed)
     source = f"{_FEED_NAMES.get(feed, feed)} advisory {advisory}"
     version = installed or None
     shown_version = f"installed version {installed}" if installed else "no installed version"
@@ -127,4 +135,24 @@ def explain(entry: dict[str, Any], installed: str) -> schemas.Evidence:
         cpe=cpe,
         fixed=fixed if not reason else None,
         reason=reason,
+    )
+
+
+def _windows_update(entry: dict[str, Any], kb: str, installed: str) -> schemas.Evidence:
+    """A missing Windows update (windows_findings.py): "build X < fixed build Y (KBn)"."""
+    match = _text(entry.get("match")) or ""
+    month = _text(entry.get("month"))
+    product = _text(entry.get("product")) or "Windows"
+    text = f"Microsoft's security update {kb}"
+    text += f" ({month})" if month else ""
+    text += f" for {product} is not installed: {match}."
+    return schemas.Evidence(
+        feed="msrc",
+        advisory=kb,
+        text=text,
+        installed_version=installed or None,
+        range=match or None,
+        cpe=None,
+        fixed=_text(entry.get("fixed")),
+        reason=None,
     )

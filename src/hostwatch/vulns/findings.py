@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from hostwatch.db.base import utcnow
 from hostwatch.devices.models import Device, Software
-from hostwatch.vulns import facts, matching, recommendations
+from hostwatch.vulns import facts, matching, recommendations, windows_findings
 from hostwatch.vulns.models import Finding
 from hostwatch.vulns.packages import DeviceRelease
 
@@ -52,7 +52,7 @@ def installed_items(session: Session, device_id: str) -> list[matching.Installed
             Software.version,
             Software.vendor,
             Software.source_package,
-        ).where(Software.device_id == device_id)
+        ).where(Software.device_id == device_id, Software.source != windows_findings.OS_SOURCE)
     )
     return [matching.InstalledItem(*row) for row in rows]
 
@@ -64,6 +64,8 @@ def refresh_device(session: Session, device_id: str) -> RefreshResult:
         raise LookupError(f"no device {device_id}")
     items = installed_items(session, device_id)
     combined = matching.combine(matching.match_items(session, device_release(device), items))
+    # The OS itself: a Windows device's missing security updates (windows_findings.py).
+    combined.update(windows_findings.findings_of(session, device))
     known = facts.of_vulnerabilities(session, {key[1] for key in combined})
     for key, finding in combined.items():
         finding.update(known.get(key[1]) or facts.empty())

@@ -7,6 +7,7 @@ A device is concerned when
 - it has installed a package a changed advisory names, by ecosystem and normalized name
   (Debian and other distributions by source package and the device's release);
 - it has a program that maps to a CPE vendor:product a changed NVD advisory names;
+- it is a Windows device whose product a changed Microsoft update document names;
 - a merge of two vulnerabilities deleted its findings.
 Each concerned device is refreshed whole with `findings.refresh_device`, one transaction per
 device, so the work grows with the devices the change reaches, not with the database.
@@ -32,8 +33,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from hostwatch.db.engine import transaction
 from hostwatch.devices.models import Device, Software
 from hostwatch.ingest.evtx import Problem
-from hostwatch.vulns import findings, packages, products
+from hostwatch.vulns import findings, packages, products, windows_findings
 from hostwatch.vulns.models import AdvisoryLink, Affected, CpeProduct, Finding
+from hostwatch.vulns.msrc import ECOSYSTEM as MSRC_ECOSYSTEM
 from hostwatch.vulns.packages import DeviceRelease
 from hostwatch.vulns.store import WriteResult
 
@@ -108,6 +110,8 @@ def concerned_devices(session: Session, changes: WriteResult) -> set[str]:
         )
     devices |= _devices_with_packages(session, keys)
     devices |= _devices_with_programs(session, cpes)
+    windows = {package for ecosystem, package in keys if ecosystem == MSRC_ECOSYSTEM}
+    devices |= windows_findings.devices_of_products(session, windows)
     return devices
 
 

@@ -178,7 +178,13 @@ def parse_input(source: FeedInput) -> tuple[str, Iterator[FeedRecord | RecordErr
     if debian.looks_like_tracker_list(data):
         return DEBIAN, debian.parse_list(_text(data), source.name)
     if msrc.is_cvrf(data[:4096]):
-        return MSRC, _msrc(data, source.name)
+        # Parsed here, not lazily: a document that can not be read is a file that failed
+        # (feed unknown), not a file whose records were all skipped.
+        try:
+            document = msrc.parse(data, source.name)
+        except msrc.MsrcError as exc:
+            raise RecordError(exc.reason) from exc
+        return MSRC, _msrc(document, source.name)
     if _is_yaml(source.name):
         return OSV, _osv_yaml(_yaml_documents(data), source.name)
     stripped = data.lstrip()
@@ -200,11 +206,7 @@ def parse_input(source: FeedInput) -> tuple[str, Iterator[FeedRecord | RecordErr
     raise NotAFeed("JSON that is no OSV record, NVD response or KEV catalog")
 
 
-def _msrc(data: bytes, name: str) -> Iterator[FeedRecord | RecordError]:
-    try:
-        document = msrc.parse(data, name)
-    except msrc.MsrcError as exc:
-        raise RecordError(exc.reason) from exc
+def _msrc(document: msrc.Document, name: str) -> Iterator[FeedRecord | RecordError]:
     for reason in document.skipped:
         yield RecordError(reason)
     yield from msrc.to_records(document, name)

@@ -3,9 +3,11 @@
 OSV (one all.zip per ecosystem), the CISA KEV catalog and the Debian tracker's DSA and DLA
 lists are whole files fetched with If-None-Match / If-Modified-Since, so an unchanged feed
 costs a 304; NVD is read from its CVE API 2.0, every page on the first run, then only the
-CVEs changed since the last run's mark (lastModStartDate/lastModEndDate). Each source
-succeeds or fails alone: a failure is reported with its URL and leaves what is stored
-untouched; the validators and the mark advance only when the source was read whole.
+CVEs changed since the last run's mark (lastModStartDate/lastModEndDate). Microsoft's
+security updates are one document a month: the API's month list is read, and only the
+months not stored or revised since are fetched, each a source of its own ("msrc:2024-Jan").
+Each source succeeds or fails alone: a failure is reported with its URL and leaves what is
+stored untouched; the validators and the mark advance only when the source was read whole.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from hostwatch.config import Settings
 from hostwatch.db.base import utcnow
 from hostwatch.db.engine import transaction
 from hostwatch.ingest.evtx import Problem
-from hostwatch.vulns import nvd, store
+from hostwatch.vulns import msrc_index, nvd, store
 from hostwatch.vulns.download import USER_AGENT, FetchError, fetch, shown
 from hostwatch.vulns.feed_state import FeedSource
 from hostwatch.vulns.importer import (
@@ -44,12 +46,13 @@ from hostwatch.vulns.importer import (
     print_problems,
     summary_rows,
 )
-from hostwatch.vulns.records import DEBIAN, KEV, NVD, OSV, RecordError
+from hostwatch.vulns.msrc import month_order
+from hostwatch.vulns.records import DEBIAN, KEV, MSRC, NVD, OSV, RecordError
 from hostwatch.vulns.sources import find_inputs
 
 log = logging.getLogger(__name__)
 
-FEED_CHOICES = (OSV, NVD, KEV, DEBIAN)
+FEED_CHOICES = (OSV, NVD, KEV, DEBIAN, MSRC)
 DEBIAN_LISTS = ("DSA", "DLA")
 # NVD's API serves at most 2,000 CVEs a page and a lastModified window of at most 120 days
 # (https://nvd.nist.gov/developers/vulnerabilities).
@@ -73,6 +76,10 @@ class Source:
     url: str
     # The file name the download is read as (sources.py tells feeds by content and suffix).
     filename: str = ""
+    # The Accept header: Microsoft's API serves each document as XML or JSON by it.
+    accept: str | None = None
+    # An MSRC month: the revision (CurrentReleaseDate) this fetch stores once read whole.
+    mark: datetime | None = None
 
 
 @dataclass
@@ -139,6 +146,7 @@ def plan(settings: Settings, chosen: Iterable[str] = ()) -> list[Source]:
         Source(f"debian:{kind}", DEBIAN, f"{settings.feeds_debian_url}/{kind}/list", "list")
         for kind in DEBIAN_LISTS
     )
+    every.append(Source("msrc", MSRC, f"{settings.feeds_msrc_url}/updates"))
     wanted = [c.strip() for c in chosen if c.strip()]
     if not wanted:
         return every
@@ -179,7 +187,12 @@ class FeedUpdater:
         try:
             for done, source in enumerate(sources):
                 self._progress(len(sources), done, summary.feeds.records)
-                summary.sources.append(self._update(client, source, summary, len(sources), done))
+                if source.feed == MSRC:
+                    summary.sources.extend(self._msrc(client, source, summary, len(sources), done))
+                else:
+                    summary.sources.append(
+                        self._update(client, source, summary, len(sources), done)
+                    )
             self._progress(len(sources), len(sources), summary.feeds.records)
         finally:
             if self.client is None:
@@ -260,6 +273,85 @@ class FeedUpdater:
         summary.feeds.merge(part)
         return result
 
+    def _msrc(
+        self,
+        client: httpx.Client,
+        source: Source,
+        summary: UpdateSummary,
+        total: int,
+        done: int,
+    ) -> list[SourceResult]:
+        """The month list, then each month not stored or revised since, as a source of its own.
+
+        The list's validators are kept only when every month due was read, so a month that
+        failed is tried again on the next run even when the list has not changed since.
+
+        Limitation: the first run fetches every month the list names (Microsoft's goes back
+        to 2016, about a hundred documents of 1-2 MB); there is no setting for the earliest
+        month wanted yet.
+        """
+        state = self._state(source)
+        where = shown(source.url)
+        index = SourceResult(source.name, where, FAILED)
+        headers = {"Accept": "application/json"}
+        if state.get("url") == source.url:
+            if state.get("etag"):
+                headers["If-None-Match"] = state["etag"]
+            if state.get("last_modified"):
+                headers["If-Modified-Since"] = state["last_modified"]
+        base = source.url.removesuffix("/updates")
+        try:
+            fetched = fetch(
+                client, source.url, max_bytes=self.settings.feeds_max_bytes, headers=headers
+            )
+            if fetched.status == 304:
+                log.info("feed source %s not modified", source.name)
+                index.status = NOT_MODIFIED
+                self._save_state(source, index, {})
+                return [index]
+            try:
+                months, problems = msrc_index.read_index(fetched.body or b"", base, where)
+            except msrc_index.MonthListError as exc:
+                raise FetchError(f"{where}: {exc}") from exc
+        except FetchError as exc:
+            summary.feeds.input_problems.append(Problem(where, str(exc).removeprefix(f"{where}: ")))
+            index.message = str(exc)
+            log.warning("feed source %s failed: %s", source.name, exc)
+            self._save_state(source, index, {})
+            return [index]
+
+        summary.feeds.input_problems.extend(problems)
+        index.bytes = fetched.size
+        results: list[SourceResult] = []
+        for month in sorted(months, key=lambda m: month_order(m.document_id)):
+            month_source = Source(
+                f"msrc:{month.document_id}",
+                MSRC,
+                month.url,
+                f"{month.document_id}.xml",
+                accept="application/xml",
+                mark=month.revised,
+            )
+            stored = self._state(month_source)
+            if msrc_index.wanted(month, stored.get("url"), stored.get("nvd_mark")):
+                results.append(self._update(client, month_source, summary, total, done))
+        failed = [r.name for r in results if r.status not in (UPDATED, NOT_MODIFIED)]
+        fetched_count = sum(1 for r in results if r.status != NOT_MODIFIED)
+        if failed:
+            index.status = PARTIAL
+            index.message = f"{len(failed)} of {len(results)} months failed: {', '.join(failed)}"
+        else:
+            index.status = UPDATED
+            index.message = f"{fetched_count} of {len(months)} months fetched" + (
+                f"; {len(problems)} list entries skipped" if problems else ""
+            )
+        self._save_state(
+            source,
+            index,
+            {"etag": fetched.etag, "last_modified": fetched.last_modified},
+        )
+        return [index, *results]
+
     def _file(
         self,
         client: httpx.Client,
@@ -268,7 +360,7 @@ class FeedUpdater:
         importer: FeedImporter,
         part: FeedSummary,
     ) -> tuple[int, dict[str, Any]] | None:
-        headers: dict[str, str] = {}
+        headers: dict[str, str] = {"Accept": source.accept} if source.accept else {}
         if state.get("url") == source.url:
             if state.get("etag"):
                 headers["If-None-Match"] = state["etag"]
@@ -402,6 +494,9 @@ class FeedUpdater:
             row.last_attempt = now
             row.last_status = result.status
             row.last_error = result.message
+            if source.mark is not None and result.status in (NOT_MODIFIED, UPDATED):
+                row.url = source.url
+                row.nvd_mark = source.mark
             if result.status == NOT_MODIFIED:
                 row.last_success = now
             elif result.status == UPDATED:
