@@ -160,6 +160,11 @@ def expire_due(session: Session, now: datetime, device_id: str | None = None) ->
 
     One conditional UPDATE: when two transactions expire at once, the second finds the rows
     no longer waiting and neither expires nor audits them again.
+
+    Limitation: there is no periodic task, so the expiry is written down (and audited) at
+    the next read of actions, the next request or cancel, or the device's next heartbeat or
+    report; until then reads show the action expired (effective_state). Its completed_at is
+    expires_at, but its audit entry carries the time it was written down.
     """
     conditions = [Action.state.in_(WAITING), Action.expires_at <= now]
     if device_id is not None:
