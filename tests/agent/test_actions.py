@@ -16,7 +16,7 @@ def _runner(tmp_path: Path, nft: str | None = None) -> ActionRunner:
         tmp_path,
         "http://127.0.0.1:9",
         on_events=lambda events: None,
-        isolation=Isolation(tmp_path / "isolation", nft=nft) if nft else None,
+        isolation=Isolation(tmp_path, nft=nft) if nft else None,
     )
 
 

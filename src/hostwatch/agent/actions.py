@@ -27,14 +27,18 @@ from pydantic import ValidationError
 
 from hostwatch import __version__, protocol
 from hostwatch.agent.bounds import LONG
-from hostwatch.agent.isolation import Isolation, IsolationError, server_endpoints
+from hostwatch.agent.isolation import (
+    Isolation,
+    IsolationError,
+    server_endpoints,
+    system_resolvers,
+    url_needs_dns,
+)
 from hostwatch.agent.restriction import AppRestriction, RestrictionError
 
 logger = logging.getLogger(__name__)
 
 REPORTS_FILE = "action-reports.json"
-ISOLATION_DIR = "isolation"
-RESTRICTION_DIR = "restriction"
 
 
 class ActionFailed(Exception):
@@ -70,12 +74,14 @@ class ActionRunner:
         self._data_dir = data_dir
         self._server_url = server_url
         self._on_report = on_report or (lambda: None)
-        self.isolation = isolation or Isolation(data_dir / ISOLATION_DIR)
-        self.restriction = restriction or AppRestriction(
-            data_dir / RESTRICTION_DIR, on_blocked=on_events
-        )
+        # Both keep what they applied in the data dir, where `release-isolation` finds it.
+        self.isolation = isolation or Isolation(data_dir)
+        self.restriction = restriction or AppRestriction(data_dir, on_blocked=on_events)
         self._queue: queue.Queue[protocol.PendingAction | None] = queue.Queue()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the reports
+        # One change or read-back of containment at a time: a heartbeat's restore must not
+        # run while an action is half way through applying.
+        self._containment_lock = threading.Lock()
         self._reports: list[tuple[str, protocol.ActionReport]] = self._load_reports()
         self._seen: set[str] = set()
         self._thread: threading.Thread | None = None
@@ -136,7 +142,8 @@ class ActionRunner:
             return
         self._report(action.id, "running", f"started by agent {__version__}")
         try:
-            evidence = self._execute(action)
+            with self._containment_lock:
+                evidence = self._execute(action)
         except (ActionFailed, IsolationError, RestrictionError, ValidationError, OSError) as exc:
             logger.error("action %s (%s) failed: %s", action.id, action.type, _reason(exc))
             self._report(action.id, "failed", _reason(exc))
@@ -151,7 +158,9 @@ class ActionRunner:
         if action.type == protocol.ISOLATE:
             params = protocol.IsolateParameters.model_validate(action.parameters)
             endpoints = server_endpoints(self._server_url)
-            return self.isolation.apply(params, endpoints)
+            # DNS stays open only when the agent needs it to find its server.
+            dns = system_resolvers() if url_needs_dns(self._server_url) else []
+            return self.isolation.apply(params, endpoints, dns)
         if action.type == protocol.RELEASE_ISOLATION:
             return self.isolation.release()
         if action.type == protocol.RESTRICT_APP_EXECUTION:
@@ -164,8 +173,19 @@ class ActionRunner:
     # What is in force
 
     def containment(self) -> protocol.ContainmentStatus:
-        """Read back from the kernel, for every heartbeat."""
+        """Read back from the kernel, for every heartbeat. An isolation the kernel lost, or
+        whose allowed cgroups were re-created, is put back first."""
+        with self._containment_lock:
+            return self._read_containment()
+
+    def _read_containment(self) -> protocol.ContainmentStatus:
         problems: list[str] = []
+        try:
+            done = self.isolation.restore()
+            if done:
+                logger.warning("isolation: %s", done)
+        except (IsolationError, OSError) as exc:
+            problems.append(f"isolation could not be restored: {_reason(exc)}")
         try:
             isolated, mode, iso_problems = self.isolation.status()
             problems += iso_problems
