@@ -1,5 +1,7 @@
-"""Isolation end to end: a real server, a real agent in a network namespace of its own, the
-analyst's request through the API, and reachability measured from both sides.
+"""Containment end to end: a real server, a real agent, the analyst's request through the API,
+and the effect measured on the device. Isolation: the agent in a network namespace of its own,
+reachability measured from both sides. App restriction: programs started in a directory the
+restriction covers, and the alert the refusals raise.
 
 The agent's namespace is joined to this one by a veth pair on a private /30. The server and an
 unrelated service listen on this side's address; another service listens in the namespace.
@@ -9,6 +11,8 @@ namespace, and the test checks that this side's ruleset is byte for byte what it
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import secrets
 import shutil
@@ -26,7 +30,7 @@ import httpx
 import pytest
 from bench.serverproc import ServerProcess, free_port
 
-from .procs import stop, wait_for
+from .procs import start_agent, stop, wait_for
 
 pytestmark = [
     pytest.mark.slow,
@@ -253,9 +257,9 @@ def test_isolation_through_the_api_is_verified_on_the_device_and_released(
         assert stop(agent) == 0
         assert not net.reach_from_ns(net.host_ip, other_service)
         agent = _start_agent(net, server, agent_dir, None)
-        seen = responder.get(f"/api/devices/{device_id}").json()["last_seen"]
+        seen = _containment(responder, device_id)["checked_at"]
         wait_for(
-            lambda: responder.get(f"/api/devices/{device_id}").json()["last_seen"] != seen,
+            lambda: _containment(responder, device_id)["checked_at"] != seen,
             30,
             "a heartbeat from the restarted, isolated agent",
         )
@@ -282,3 +286,91 @@ def test_isolation_through_the_api_is_verified_on_the_device_and_released(
 
 def _device(api: httpx.Client, device_id: str) -> list[Any]:
     return list(api.get(f"/api/devices/{device_id}").json().get("tags", []))
+
+
+@pytest.fixture
+def local_server(db_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
+    server = ServerProcess(tmp_path / "server", database_url=db_url)
+    server.start()
+    yield server
+    server.stop()
+
+
+def _exec(path: Path) -> int | str:
+    """Start a program from this test process (not the agent's child); its exit code, or the
+    error the kernel gave instead of starting it."""
+    try:
+        return subprocess.run([str(path)], timeout=20, check=False).returncode
+    except PermissionError as exc:
+        return errno.errorcode[exc.errno or 0]
+
+
+def test_app_restriction_through_the_api_refuses_alerts_and_is_removed(
+    local_server: ServerProcess, tmp_path: Path
+) -> None:
+    scope = tmp_path / "apps"
+    scope.mkdir()
+    allowed, modified = scope / "allowed-tool", scope / "modified-tool"
+    shutil.copyfile("/bin/true", allowed)
+    shutil.copyfile("/bin/true", modified)
+    with modified.open("ab") as tail:
+        tail.write(b"\0")
+    for tool in (allowed, modified):
+        tool.chmod(0o755)
+    digest = hashlib.sha256(allowed.read_bytes()).hexdigest()
+
+    responder = _api(local_server, "responder")
+    agent = start_agent(
+        local_server,
+        tmp_path / "agent",
+        local_server.cli("enroll-token", "create").strip(),
+        env={"HOSTWATCH_AGENT_PROCESS_SOURCE": "poll"},
+    )
+    try:
+        device_id = wait_for(
+            lambda: next(
+                iter(d["id"] for d in responder.get("/api/devices").json()["items"]), None
+            ),
+            60,
+            "the agent to enroll",
+        )
+        assert _exec(modified) == 0
+        action_id = _request(
+            responder,
+            device_id,
+            "restrict_app_execution",
+            scope=[str(scope)],
+            allow_sha256=[digest],
+        )
+        done = wait_for(lambda: _finished(responder, action_id), 60, "restriction to finish")
+        assert done["state"] == "succeeded", done
+        assert done["evidence"]["enforcing"] is True
+        wait_for(
+            lambda: _containment(responder, device_id)["app_restricted"], 30, "verified restriction"
+        )
+
+        assert _exec(allowed) == 0
+        for _ in range(5):
+            assert _exec(modified) == "EPERM"
+
+        def blocked_alert() -> dict[str, Any] | None:
+            page = responder.get(f"/api/devices/{device_id}/alerts").json()["items"]
+            found = [a for a in page if a["title"] == "Application execution blocked repeatedly"]
+            return found[0] if found else None
+
+        alert = wait_for(blocked_alert, 60, "the alert on repeated blocks")
+        assert alert["event_count"] == 5
+
+        remove_id = _request(responder, device_id, "remove_app_restriction")
+        removed = wait_for(lambda: _finished(responder, remove_id), 60, "removal to finish")
+        assert removed["state"] == "succeeded", removed
+        assert _exec(modified) == 0
+        wait_for(
+            lambda: not _containment(responder, device_id)["app_restricted"],
+            30,
+            "verified removal",
+        )
+    finally:
+        assert stop(agent) == 0
+    # Stopped, the agent holds no fanotify group: nothing is refused any more.
+    assert _exec(modified) == 0
