@@ -26,13 +26,14 @@ class ServerProcess:
     data_dir: Path
     database_url: str = ""
     port: int = field(default_factory=free_port)
+    host: str = "127.0.0.1"
     extra_env: dict[str, str] = field(default_factory=dict)
     log_path: Path | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def env(self) -> dict[str, str]:
@@ -62,7 +63,16 @@ class ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path or self.data_dir / "server.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hostwatch", "serve", "--port", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "hostwatch",
+                "serve",
+                "--host",
+                self.host,
+                "--port",
+                str(self.port),
+            ],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -1,10 +1,11 @@
-"""The agent's HTTP client for the four protocol calls, sorting failures by what to do next."""
+"""The agent's HTTP client for the protocol calls, sorting failures by what to do next."""
 
 from __future__ import annotations
 
 import gzip
 import logging
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -164,7 +165,7 @@ class AgentClient:
                 f"({exc.error_count()} errors)"
             ) from exc
 
-    # The four calls
+    # The calls
 
     def enroll(self, request: protocol.EnrollRequest) -> protocol.EnrollResponse:
         return self._call(
@@ -218,4 +219,16 @@ class AgentClient:
             protocol.EventBatchResult,
             timeout=timeout,
             compress=True,
+        )
+
+    def report_action(
+        self, action_id: str, report: protocol.ActionReport, timeout: float | None = None
+    ) -> protocol.ActionReportResult:
+        path = protocol.ACTION_REPORT_PATH.format(action_id=quote(action_id, safe=""))
+        return self._call(
+            "POST",
+            path,
+            report.model_dump_json(),
+            protocol.ActionReportResult,
+            timeout=timeout,
         )

@@ -20,6 +20,7 @@ import psutil
 from pydantic import ValidationError
 
 from hostwatch import __version__, protocol
+from hostwatch.agent.actions import ActionRunner
 from hostwatch.agent.audit.collector import AuditCollector
 from hostwatch.agent.audit.netlink import AuditBusy, AuditError
 from hostwatch.agent.authtail import AuthLogCollector
@@ -147,6 +148,7 @@ class AgentRunner:
         self._inventory_collected = -INVENTORY_FRESH
         self._unspooled_inventory: protocol.InventoryUpload | None = None
         self._rejects = 0
+        self._actions: ActionRunner | None = None
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -197,6 +199,10 @@ class AgentRunner:
             except (OSError, sqlite3.Error, SpoolFull) as exc:
                 logger.error("cannot open the spool in %s: %s", self.data_dir, exc)
                 return EXIT_LOCAL_FAILURE
+            self._actions = ActionRunner(
+                self.data_dir, self.server_url, self._on_events, on_report=self.wake.set
+            )
+            self._actions.start()
             try:
                 self._loop()
             finally:
@@ -272,6 +278,8 @@ class AgentRunner:
 
     def _shutdown(self) -> None:
         logger.info("agent stopping")
+        if self._actions is not None:
+            self._actions.stop()
         if self._collector is not None:
             self._collector.stop(timeout=self._poll_interval + 2.0)
         for extra in (self._inotify, self._authlog):
@@ -281,6 +289,7 @@ class AgentRunner:
             return
         if self._server_up:
             deadline = time.monotonic() + SHUTDOWN_FLUSH
+            self._send_reports(deadline)
             self._flush_events(deadline)
         left = self._spool.stats().events
         self._spool.close()
@@ -308,7 +317,11 @@ class AgentRunner:
                 self._contact()
             elif self.wake.is_set():
                 self.wake.clear()
-                if self._server_up and self._rejects <= MAX_REJECTS_PER_FLUSH:
+                if (
+                    self._server_up
+                    and self._send_reports()
+                    and self._rejects <= MAX_REJECTS_PER_FLUSH
+                ):
                     self._flush_events()
             remaining = self._next_contact - time.monotonic()
             # Short waits so an outside stop_event is noticed within half a second.
@@ -373,7 +386,10 @@ class AgentRunner:
         try:
             answer = self._client.heartbeat(
                 protocol.HeartbeatRequest(
-                    agent_version=__version__, sent_at=datetime.now(UTC), status=self._status()
+                    agent_version=__version__,
+                    sent_at=datetime.now(UTC),
+                    status=self._status(),
+                    containment=self._actions.containment() if self._actions else None,
                 )
             )
         except (ServerUnavailable, CredentialRejected, RequestRejected) as exc:
@@ -384,9 +400,10 @@ class AgentRunner:
         if self._interval_override is None:
             self._interval = float(max(1, answer.heartbeat_interval))
         self._next_contact = time.monotonic() + self._interval
-        if answer.actions:
-            # Limitation: response actions are not executed yet; the server's queue waits.
-            logger.debug("server has %s pending actions; not supported yet", len(answer.actions))
+        if answer.actions and self._actions is not None:
+            self._actions.submit(answer.actions)
+        if not self._send_reports():
+            return
         if answer.inventory_due:
             fresh = time.monotonic() - self._inventory_collected < INVENTORY_FRESH
             if not (fresh and self._has_pending_inventory()):
@@ -466,6 +483,33 @@ class AgentRunner:
             rss_bytes=rss,
             **collector,
         )
+
+    # Action reports
+
+    def _send_reports(self, deadline: float | None = None) -> bool:
+        """Send the action reports the server does not have yet; False if it went away."""
+        if self._actions is None:
+            return True
+        for action_id, report in self._actions.pending_reports():
+            timeout = None if deadline is None else max(0.1, deadline - time.monotonic())
+            try:
+                result = self._client.report_action(action_id, report, timeout=timeout)
+            except (ServerUnavailable, CredentialRejected) as exc:
+                self._contact_failed(exc)
+                return False
+            except RequestRejected as exc:
+                # The action was cancelled or expired meanwhile, or the report is refused:
+                # sending it again cannot help.
+                logger.error(
+                    "the server refused the %s report on action %s: %s",
+                    report.state,
+                    action_id,
+                    exc.detail,
+                )
+            else:
+                logger.debug("action %s reported %s; now %s", action_id, report.state, result.state)
+            self._actions.sent(action_id, report)
+        return True
 
     # Inventory
 

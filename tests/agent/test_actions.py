@@ -1,0 +1,95 @@
+"""The agent's action runner: order of reports, refusals with their reasons, reports kept on
+disk until the server has them. Isolation and restriction themselves have their own tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from hostwatch import protocol
+from hostwatch.agent.actions import REPORTS_FILE, ActionRunner
+from hostwatch.agent.isolation import Isolation
+
+
+def _runner(tmp_path: Path, nft: str | None = None) -> ActionRunner:
+    return ActionRunner(
+        tmp_path,
+        "http://127.0.0.1:9",
+        on_events=lambda events: None,
+        isolation=Isolation(tmp_path, nft=nft) if nft else None,
+    )
+
+
+def _run(runner: ActionRunner, *actions: protocol.PendingAction) -> list[tuple[str, str, str]]:
+    runner.start()
+    try:
+        runner.submit(list(actions))
+        runner._queue.join()
+    finally:
+        runner.stop()
+    return [(i, r.state, r.message or "") for i, r in runner.pending_reports()]
+
+
+def test_unknown_action_type_fails_with_the_type_named(tmp_path: Path) -> None:
+    reports = _run(_runner(tmp_path), protocol.PendingAction(id="a1", type="format_disk"))
+    assert [(i, s) for i, s, _ in reports] == [("a1", "running"), ("a1", "failed")]
+    assert "'format_disk'" in reports[1][2]
+
+
+def test_bad_parameters_fail_naming_the_field(tmp_path: Path) -> None:
+    reports = _run(
+        _runner(tmp_path),
+        protocol.PendingAction(id="a2", type=protocol.ISOLATE, parameters={"mode": "partial"}),
+    )
+    assert reports[-1][1] == "failed"
+    assert reports[-1][2].startswith("invalid parameters: mode:")
+
+
+def test_an_action_past_its_expiry_is_not_run(tmp_path: Path) -> None:
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    reports = _run(
+        _runner(tmp_path, nft="/nonexistent/nft"),
+        protocol.PendingAction(id="a3", type=protocol.ISOLATE, expires_at=past),
+    )
+    assert reports == [("a3", "failed", "the action expired before the agent could run it")]
+
+
+def test_isolation_without_nftables_fails_with_the_reason(tmp_path: Path) -> None:
+    reports = _run(
+        _runner(tmp_path, nft="/nonexistent/nft"),
+        protocol.PendingAction(id="a4", type=protocol.ISOLATE, parameters={"mode": "full"}),
+    )
+    assert [s for _, s, _ in reports] == ["running", "failed"]
+    assert "nft" in reports[-1][2]
+
+
+def test_a_repeated_action_runs_once(tmp_path: Path) -> None:
+    action = protocol.PendingAction(id="a5", type="nothing")
+    runner = _runner(tmp_path)
+    runner.start()
+    try:
+        runner.submit([action])
+        runner.submit([action])
+        runner._queue.join()
+    finally:
+        runner.stop()
+    assert [(i, r.state) for i, r in runner.pending_reports()] == [
+        ("a5", "running"),
+        ("a5", "failed"),
+    ]
+
+
+def test_unsent_reports_survive_a_restart_until_sent(tmp_path: Path) -> None:
+    _run(_runner(tmp_path), protocol.PendingAction(id="a6", type="nothing"))
+    assert (tmp_path / REPORTS_FILE).stat().st_mode & 0o777 == 0o600
+
+    again = _runner(tmp_path)
+    pending = again.pending_reports()
+    assert [(i, r.state) for i, r in pending] == [("a6", "running"), ("a6", "failed")]
+    again.sent(*pending[0])
+    assert [(i, r.state) for i, r in _runner(tmp_path).pending_reports()] == [("a6", "failed")]
+
+
+def test_damaged_reports_file_is_reported_not_fatal(tmp_path: Path) -> None:
+    (tmp_path / REPORTS_FILE).write_text("{not json", encoding="utf-8")
+    assert _runner(tmp_path).pending_reports() == []
