@@ -26,6 +26,7 @@ from hostwatch.devices.router import router as devices_router
 from hostwatch.errors import NotFound
 from hostwatch.events.router import router as events_router
 from hostwatch.events.store import SqlEventStore
+from hostwatch.response.router import router as response_router
 from hostwatch.vulns.recommendation_router import router as recommendations_router
 from hostwatch.vulns.router import router as vulns_router
 from hostwatch.vulns.updates_router import router as updates_router
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(vulns_router)
     app.include_router(recommendations_router)
     app.include_router(updates_router)
+    app.include_router(response_router)
 
     @app.get("/api/openapi.json", include_in_schema=False)
     def openapi(_: Viewer) -> JSONResponse:

@@ -13,6 +13,7 @@ from hostwatch.detection.models import (
 )
 from hostwatch.devices.models import AgentCredential, Device, DeviceTag, EnrollToken, Software
 from hostwatch.events.models import Event, EventCountMark, EventHourCount
+from hostwatch.response.models import Action
 from hostwatch.vulns.feed_state import FeedSource
 from hostwatch.vulns.models import (
     Advisory,
@@ -26,6 +27,7 @@ from hostwatch.vulns.models import (
 from hostwatch.vulns.recommendation_model import Recommendation
 
 __all__ = [
+    "Action",
     "Advisory",
     "AdvisoryLink",
     "Affected",

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
@@ -22,10 +22,12 @@ from hostwatch.api.deps import (
     unit_of_work,
 )
 from hostwatch.auth import audit
+from hostwatch.db.base import utcnow
 from hostwatch.detection.service import Windows
 from hostwatch.devices import enrollment, inventory
 from hostwatch.devices.models import AgentCredential
 from hostwatch.errors import HostwatchError
+from hostwatch.response import service as actions
 
 log = logging.getLogger(__name__)
 
@@ -108,4 +110,22 @@ async def upload_events(
     windows = Windows.from_settings(settings)
     return await _as_agent(
         request, token, lambda db, agent: inventory.store_events(db, store, agent, body, windows)
+    )
+
+
+@router.post(protocol.ACTION_REPORT_PATH, response_model=protocol.ActionReportResult)
+async def report_action(
+    action_id: Annotated[str, Path(max_length=36)],
+    body: protocol.ActionReport,
+    request: Request,
+    token: AgentToken,
+) -> protocol.ActionReportResult:
+    address = client_address(request)
+    request_id = request.state.request_id
+    return await _as_agent(
+        request,
+        token,
+        lambda db, agent: actions.report(
+            db, agent, action_id, body, now=utcnow(), address=address, request_id=request_id
+        ),
     )

@@ -17,6 +17,7 @@ from hostwatch.detection.service import Windows, detect_new
 from hostwatch.devices import registry
 from hostwatch.devices.models import AgentCredential, Device, Software
 from hostwatch.events.store import EventStore
+from hostwatch.response import service as actions
 from hostwatch.vulns import findings
 
 log = logging.getLogger(__name__)
@@ -39,12 +40,18 @@ def heartbeat(
             last_heartbeat=now, version=request.agent_version, status=request.status.model_dump()
         )
     )
+    device_id = credential.device_id
+    values: dict[str, Any] = {"last_seen": now}
+    if request.containment is not None:
+        values["containment"] = request.containment.model_dump(mode="json")
     collected = session.scalar(
         update(Device)
-        .where(Device.id == credential.device_id)
-        .values(last_seen=now)
+        .where(Device.id == device_id)
+        .values(**values)
         .returning(Device.inventory_collected_at)
     )
+    if request.containment is not None:
+        registry.sync_containment_tags(session, device_id, request.containment)
     due = collected is None or now - collected > timedelta(
         seconds=settings.inventory_interval_seconds
     )
@@ -52,9 +59,8 @@ def heartbeat(
         server_time=now,
         heartbeat_interval=settings.heartbeat_interval,
         inventory_due=due,
-        # Limitation: no action types exist yet, so no work is ever pending; response
-        # actions (issue 9) fill this list from the action queue.
-        actions=[],
+        # Handed out once: they are marked delivered in this transaction.
+        actions=actions.deliver(session, device_id, now),
     )
 
 

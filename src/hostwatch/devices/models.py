@@ -57,6 +57,9 @@ class Device(Base):
     # (hostwatch.vulns.exposure); null until its findings are first refreshed.
     exposure_level: Mapped[str | None] = mapped_column(String(8), default=None)
     exposure_score: Mapped[int | None] = mapped_column(default=None)
+    # The containment the agent last read back from the device (protocol.ContainmentStatus
+    # as JSON); null until an agent reports one.
+    containment: Mapped[dict[str, Any] | None] = mapped_column(JSONType, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     agent: Mapped[AgentCredential | None] = relationship(back_populates="device", uselist=False)

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from hostwatch import protocol
 from hostwatch.config import Settings
 from hostwatch.db import paging
 from hostwatch.db.base import utcnow
@@ -18,6 +19,7 @@ from hostwatch.detection import risk
 from hostwatch.devices import registry, schemas
 from hostwatch.devices.models import Device, DeviceTag, Software
 from hostwatch.errors import InvalidInput, NotFound
+from hostwatch.response import service as actions
 from hostwatch.vulns import exposure, recommendation_queries
 from hostwatch.vulns.recommendation_model import Recommendation
 
@@ -248,6 +250,8 @@ def _summary(device: Device, settings: Settings, now: datetime) -> schemas.Devic
         ip_addresses=list(device.ip_addresses or []),
         first_seen=device.first_seen,
         last_seen=device.last_seen,
+        isolated=bool((device.containment or {}).get("isolated")),
+        app_restricted=bool((device.containment or {}).get("app_restricted")),
     )
 
 
@@ -371,6 +375,22 @@ def device_detail(session: Session, settings: Settings, device_id: str) -> schem
         )
         if agent
         else None,
+        containment=_containment(session, device),
+    )
+
+
+def _containment(session: Session, device: Device) -> schemas.ContainmentInfo:
+    found = protocol.ContainmentStatus.model_validate(device.containment or {})
+    return schemas.ContainmentInfo(
+        isolated=found.isolated,
+        isolation_mode=found.isolation_mode,
+        app_restricted=found.app_restricted,
+        checked_at=found.checked_at,
+        problems=list(found.problems),
+        pending=[
+            schemas.PendingActionRef(id=a.id, type=a.type, state=a.state)  # type: ignore[arg-type]
+            for a in actions.pending(session, device.id, utcnow())
+        ],
     )
 
 

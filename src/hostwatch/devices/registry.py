@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import delete, func, or_, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from hostwatch import protocol
@@ -18,6 +19,10 @@ from hostwatch.config import Settings
 from hostwatch.devices.models import AgentCredential, Device, DeviceTag
 
 SOURCES = ("agent", "endpoint_logs", "osquery", "directory")
+# System tags that follow the containment the agent reads back from the device.
+ISOLATED_TAG = "isolation:isolated"
+RESTRICTED_TAG = "restriction:app-execution"
+CONTAINMENT_TAGS = (ISOLATED_TAG, RESTRICTED_TAG)
 
 
 def same_text(column: Any, value: str) -> Any:
@@ -96,12 +101,58 @@ def sync_system_tags(session: Session, device: Device) -> None:
     wanted = {f"source:{s}" for s in device.sources or []}
     if device.os_family:
         wanted.add(f"os:{device.os_family}")
+    wanted |= containment_tags(device.containment)
     current = {t.name: t for t in device.tags if t.kind == "system"}
     for name, tag in current.items():
         if name not in wanted:
             device.tags.remove(tag)
     for name in sorted(wanted - set(current)):
         device.tags.append(DeviceTag(name=name, kind="system", created_by="hostwatch"))
+
+
+def containment_tags(containment: dict[str, Any] | None) -> set[str]:
+    """The system tags of a device's containment as its agent last verified it."""
+    found = containment or {}
+    wanted = set()
+    if found.get("isolated"):
+        wanted.add(ISOLATED_TAG)
+    if found.get("app_restricted"):
+        wanted.add(RESTRICTED_TAG)
+    return wanted
+
+
+def sync_containment_tags(
+    session: Session, device_id: str, containment: protocol.ContainmentStatus
+) -> None:
+    """Keep the containment tags in step with a heartbeat's report, without loading the device.
+
+    Each tag goes in under a savepoint: when two heartbeats add it at once, the unique
+    constraint decides and the loser finds it present.
+    """
+    wanted = containment_tags(containment.model_dump())
+    present = set(
+        session.scalars(
+            select(DeviceTag.name).where(
+                DeviceTag.device_id == device_id, DeviceTag.name.in_(CONTAINMENT_TAGS)
+            )
+        )
+    )
+    if present - wanted:
+        session.execute(
+            delete(DeviceTag).where(
+                DeviceTag.device_id == device_id,
+                DeviceTag.name.in_(present - wanted),
+                DeviceTag.kind == "system",
+            )
+        )
+    for name in sorted(wanted - present):
+        try:
+            with session.begin_nested():
+                session.add(
+                    DeviceTag(device_id=device_id, name=name, kind="system", created_by="hostwatch")
+                )
+        except IntegrityError:
+            continue
 
 
 def health(device: Device, settings: Settings, now: datetime) -> tuple[str, list[str]]:

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from hostwatch.api.deps import Admin, Analyst, AppSettings, Db, Viewer, record_audit
 from hostwatch.db.base import utcnow
 from hostwatch.devices import enrollment, queries, schemas, tags
-from hostwatch.devices.models import EnrollToken, Software
+from hostwatch.devices.models import Device, EnrollToken, Software
+from hostwatch.errors import InvalidInput
 from hostwatch.protocol import Time
 from hostwatch.vulns import queries as vuln_queries
 from hostwatch.vulns import software_view
@@ -162,6 +163,41 @@ def get_software(
         for finding, cve in software_view.software_vulnerabilities(db, software_id)
     ]
     return schemas.SoftwareDetail(**item.model_dump(), vulnerabilities=vulnerabilities)
+
+
+@router.post("/devices/tags", response_model=schemas.BulkTagsOut)
+def bulk_tags(
+    body: schemas.BulkTagsIn, principal: Analyst, request: Request, db: Db
+) -> schemas.BulkTagsOut:
+    """Add and remove user tags on many devices; each device's outcome is told apart."""
+    add = [tags.check_tag(t, "add") for t in body.add]
+    remove = [tags.check_tag(t, "remove") for t in body.remove]
+    if not add and not remove:
+        raise InvalidInput(
+            "name tags to add or to remove",
+            errors=[{"field": "add", "message": "add and remove are both empty"}],
+        )
+    results = []
+    for device_id in dict.fromkeys(body.device_ids):
+        device = db.get(Device, device_id)
+        if device is None:
+            results.append(
+                schemas.BulkTagResult(
+                    device_id=device_id, added=[], removed=[], error="no device with this id"
+                )
+            )
+            continue
+        removed = tags.remove_user_tags(db, device, remove)
+        added = tags.add_user_tags(db, device, add, principal.name)
+        if added:
+            record_audit(request, db, principal, "device.tag.add", device.id, {"tags": added})
+        if removed:
+            record_audit(request, db, principal, "device.tag.remove", device.id, {"tags": removed})
+        results.append(
+            schemas.BulkTagResult(device_id=device.id, added=added, removed=removed, error=None)
+        )
+    request.state.audited = True
+    return schemas.BulkTagsOut(results=results)
 
 
 @router.post("/devices/{device_id}/tags", response_model=list[schemas.TagOut])

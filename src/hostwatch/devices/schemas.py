@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -55,6 +55,10 @@ class DeviceSummary(Out):
     ip_addresses: list[str]
     first_seen: datetime | None
     last_seen: datetime | None
+    isolated: bool = Field(description="isolated, as the agent last verified on the device")
+    app_restricted: bool = Field(
+        description="app execution restricted, as the agent last verified on the device"
+    )
 
 
 class DevicePage(Out):
@@ -174,6 +178,24 @@ class AgentInfo(Out):
     status: AgentStatus | None
 
 
+class PendingActionRef(Out):
+    id: str
+    type: str
+    state: Literal["requested", "delivered", "running"]
+
+
+class ContainmentInfo(Out):
+    """What the agent last read back from the device (never what was requested), and the
+    actions not finished yet."""
+
+    isolated: bool
+    isolation_mode: Literal["full", "selective"] | None
+    app_restricted: bool
+    checked_at: datetime | None = Field(description="null until the agent reports containment")
+    problems: list[str] = Field(description="why a containment is not as expected")
+    pending: list[PendingActionRef] = Field(description="oldest first")
+
+
 class DeviceDetail(Out):
     id: str
     name: str
@@ -190,6 +212,7 @@ class DeviceDetail(Out):
     )
     inventory: InventoryInfo
     agent: AgentInfo | None
+    containment: ContainmentInfo
 
 
 class SoftwareOut(Out):
@@ -236,3 +259,25 @@ class SoftwarePage(Out):
 
 class TagsIn(BaseModel):
     tags: list[str] = Field(min_length=1, max_length=50)
+
+
+DeviceId = Annotated[str, Field(max_length=36)]
+
+
+class BulkTagsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    device_ids: list[DeviceId] = Field(min_length=1, max_length=1000)
+    add: list[str] = Field(default_factory=list, max_length=50)
+    remove: list[str] = Field(default_factory=list, max_length=50)
+
+
+class BulkTagResult(Out):
+    device_id: str
+    added: list[str] = Field(description="tags the device did not have before")
+    removed: list[str] = Field(description="user tags the device had and no longer has")
+    error: str | None = Field(description="why nothing changed on this device")
+
+
+class BulkTagsOut(Out):
+    results: list[BulkTagResult] = Field(description="one per device, in the order asked")

@@ -13,20 +13,21 @@ from hostwatch.errors import Forbidden, InvalidInput, NotFound
 # ASCII only, so look-alike letters cannot pass for another tag, and no '/', so every tag
 # can be named in the path of DELETE /api/devices/{id}/tags/{tag}.
 TAG = re.compile(r"[A-Za-z0-9_ .:@+-]{1,64}")
-_SYSTEM_PREFIXES = ("source:", "os:", "isolation:")
+_SYSTEM_PREFIXES = ("source:", "os:", "isolation:", "restriction:")
 
 
-def check_tag(tag: str) -> str:
+def check_tag(tag: str, field: str = "tags") -> str:
     tag = tag.strip()
     if not TAG.fullmatch(tag):
         raise InvalidInput(
             f"tag {tag!r} is not valid: use 1 to 64 ASCII letters, digits, spaces or . : @ + - _",
-            errors=[{"field": "tags", "message": "invalid tag"}],
+            errors=[{"field": field, "message": "invalid tag"}],
         )
     if tag.lower().startswith(_SYSTEM_PREFIXES):
         raise InvalidInput(
-            f"tag {tag!r} uses a prefix reserved for system tags",
-            errors=[{"field": "tags", "message": "reserved prefix"}],
+            f"tag {tag!r} uses a prefix reserved for system tags, which Hostwatch sets and "
+            "removes itself",
+            errors=[{"field": field, "message": "reserved prefix"}],
         )
     return tag
 
@@ -50,6 +51,19 @@ def add_user_tags(session: Session, device: Device, tags: list[str], actor: str)
         added.append(tag)
     session.expire(device, ["tags"])
     return added
+
+
+def remove_user_tags(session: Session, device: Device, tags: list[str]) -> list[str]:
+    """Remove user tags the device has; returns those removed. System tags are refused
+    (by their prefix) before anything changes."""
+    wanted = set(tags)
+    removed = []
+    for existing in list(device.tags):
+        if existing.name in wanted and existing.kind == "user":
+            device.tags.remove(existing)
+            removed.append(existing.name)
+    session.flush()
+    return sorted(removed)
 
 
 def remove_user_tag(device: Device, tag: str) -> None:

@@ -1,0 +1,1 @@
+"""Response actions: what users ask devices to do, and what the devices report back."""
