@@ -248,6 +248,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/devices/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bulk Tags
+         * @description Add and remove user tags on many devices; each device's outcome is told apart.
+         */
+        post: operations["bulk_tags_api_devices_tags_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/devices/{device_id}/tags": {
         parameters: {
             query?: never;
@@ -396,6 +416,23 @@ export interface paths {
         put?: never;
         /** Upload Events */
         post: operations["upload_events_api_agent_events_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/agent/actions/{action_id}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Report Action */
+        post: operations["report_action_api_agent_actions__action_id__report_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -746,10 +783,244 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/devices/{device_id}/actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Device Actions */
+        get: operations["list_device_actions_api_devices__device_id__actions_get"];
+        put?: never;
+        /** Request Action */
+        post: operations["request_action_api_devices__device_id__actions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Actions */
+        get: operations["list_actions_api_actions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/actions/{action_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Action */
+        get: operations["get_action_api_actions__action_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/actions/{action_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel Action */
+        post: operations["cancel_action_api_actions__action_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** ActionIn */
+        ActionIn: {
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "isolate" | "release_isolation" | "restrict_app_execution" | "remove_app_restriction";
+            /**
+             * Parameters
+             * @description isolate: IsolateParameters; restrict_app_execution: RestrictParameters; the release and removal take none
+             */
+            parameters?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Comment
+             * @description why; required for containment actions
+             * @default
+             */
+            comment: string;
+            /**
+             * Expires In Hours
+             * @description the action expires unless the device reports on it in time; 168 (7 days) when not given
+             */
+            expires_in_hours?: number | null;
+        };
+        /**
+         * ActionItem
+         * @description One action in a list. With `fields`, only `id` and the fields asked for are present.
+         */
+        ActionItem: {
+            /** Id */
+            id: string;
+            /** Device Id */
+            device_id?: string | null;
+            /** Device Name */
+            device_name?: string | null;
+            /** Type */
+            type?: string | null;
+            /** State */
+            state?: ("requested" | "delivered" | "running" | "succeeded" | "failed" | "cancelled" | "expired") | null;
+            /** Comment */
+            comment?: string | null;
+            /** Parameters */
+            parameters?: {
+                [key: string]: unknown;
+            } | null;
+            /** Requested By */
+            requested_by?: string | null;
+            /** Requested At */
+            requested_at?: string | null;
+            /** Delivered At */
+            delivered_at?: string | null;
+            /** Started At */
+            started_at?: string | null;
+            /** Completed At */
+            completed_at?: string | null;
+            /** Expires At */
+            expires_at?: string | null;
+            /** Cancelled By */
+            cancelled_by?: string | null;
+            /** Message */
+            message?: string | null;
+            /** Evidence */
+            evidence?: {
+                [key: string]: unknown;
+            } | null;
+        };
+        /** ActionOut */
+        ActionOut: {
+            /** Id */
+            id: string;
+            /** Device Id */
+            device_id: string;
+            /** Device Name */
+            device_name: string;
+            /** Type */
+            type: string;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "requested" | "delivered" | "running" | "succeeded" | "failed" | "cancelled" | "expired";
+            /** Comment */
+            comment: string;
+            /** Parameters */
+            parameters: {
+                [key: string]: unknown;
+            };
+            /** Requested By */
+            requested_by: string;
+            /**
+             * Requested At
+             * Format: date-time
+             */
+            requested_at: string;
+            /** Delivered At */
+            delivered_at: string | null;
+            /** Started At */
+            started_at: string | null;
+            /** Completed At */
+            completed_at: string | null;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Cancelled By */
+            cancelled_by: string | null;
+            /**
+             * Message
+             * @description the agent's progress or why it failed; the cancel comment; why it expired
+             */
+            message: string | null;
+            /**
+             * Evidence
+             * @description what the agent read back from the device to show the change is in place; untrusted
+             */
+            evidence: {
+                [key: string]: unknown;
+            } | null;
+        };
+        /** ActionPage */
+        ActionPage: {
+            /** Items */
+            items: components["schemas"]["ActionItem"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+            /** Total */
+            total: number;
+        };
+        /**
+         * ActionReport
+         * @description The agent's word on one action: running, then succeeded or failed. A success carries the
+         *     evidence, read back from the device, that the change is in place.
+         */
+        ActionReport: {
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "running" | "succeeded" | "failed";
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /**
+             * Message
+             * @description progress, or why it failed
+             */
+            message?: string | null;
+            /** Evidence */
+            evidence?: {
+                [key: string]: unknown;
+            };
+        };
+        /** ActionReportResult */
+        ActionReportResult: {
+            /**
+             * State
+             * @description the action's state on the server after this report
+             */
+            state: string;
+        };
         /**
          * AgentEvent
          * @description One telemetry event, in the shape of the server's event record.
@@ -1058,6 +1329,48 @@ export interface components {
                 [key: string]: number;
             };
         };
+        /** BulkTagResult */
+        BulkTagResult: {
+            /** Device Id */
+            device_id: string;
+            /**
+             * Added
+             * @description tags the device did not have before
+             */
+            added: string[];
+            /**
+             * Removed
+             * @description user tags the device had and no longer has
+             */
+            removed: string[];
+            /**
+             * Error
+             * @description why nothing changed on this device
+             */
+            error: string | null;
+        };
+        /** BulkTagsIn */
+        BulkTagsIn: {
+            /** Device Ids */
+            device_ids: string[];
+            /** Add */
+            add?: string[];
+            /** Remove */
+            remove?: string[];
+        };
+        /** BulkTagsOut */
+        BulkTagsOut: {
+            /**
+             * Results
+             * @description one per device, in the order asked
+             */
+            results: components["schemas"]["BulkTagResult"][];
+        };
+        /** CancelIn */
+        CancelIn: {
+            /** Comment */
+            comment?: string | null;
+        };
         /** ComponentOut */
         ComponentOut: {
             /** Software Id */
@@ -1070,6 +1383,60 @@ export interface components {
             arch: string | null;
             /** Install Path */
             install_path: string | null;
+        };
+        /**
+         * ContainmentInfo
+         * @description What the agent last read back from the device (never what was requested), and the
+         *     actions not finished yet.
+         */
+        ContainmentInfo: {
+            /** Isolated */
+            isolated: boolean;
+            /** Isolation Mode */
+            isolation_mode: ("full" | "selective") | null;
+            /** App Restricted */
+            app_restricted: boolean;
+            /**
+             * Checked At
+             * @description null until the agent reports containment
+             */
+            checked_at: string | null;
+            /**
+             * Problems
+             * @description why a containment is not as expected
+             */
+            problems: string[];
+            /**
+             * Pending
+             * @description oldest first
+             */
+            pending: components["schemas"]["PendingActionRef"][];
+        };
+        /**
+         * ContainmentStatus
+         * @description What the agent finds in force on the device when it reports, read back from the kernel
+         *     (the nftables ruleset, the fanotify mark), not what it was asked to do.
+         */
+        ContainmentStatus: {
+            /**
+             * Isolated
+             * @default false
+             */
+            isolated: boolean;
+            /** Isolation Mode */
+            isolation_mode?: ("full" | "selective") | null;
+            /**
+             * App Restricted
+             * @default false
+             */
+            app_restricted: boolean;
+            /** Checked At */
+            checked_at?: string | null;
+            /**
+             * Problems
+             * @description why a containment is not as expected
+             */
+            problems?: string[];
         };
         /** DeviceDetail */
         DeviceDetail: {
@@ -1094,6 +1461,7 @@ export interface components {
             logged_on_users: components["schemas"]["LoggedOnUserOut"][] | null;
             inventory: components["schemas"]["InventoryInfo"];
             agent: components["schemas"]["AgentInfo"] | null;
+            containment: components["schemas"]["ContainmentInfo"];
         };
         /** DeviceDetails */
         DeviceDetails: {
@@ -1196,6 +1564,16 @@ export interface components {
             first_seen: string | null;
             /** Last Seen */
             last_seen: string | null;
+            /**
+             * Isolated
+             * @description isolated, as the agent last verified on the device
+             */
+            isolated: boolean;
+            /**
+             * App Restricted
+             * @description app execution restricted, as the agent last verified on the device
+             */
+            app_restricted: boolean;
         };
         /** DirectoryData */
         DirectoryData: {
@@ -1553,6 +1931,7 @@ export interface components {
              */
             sent_at: string;
             status?: components["schemas"]["AgentStatus"];
+            containment?: components["schemas"]["ContainmentStatus"] | null;
         };
         /** HeartbeatResponse */
         HeartbeatResponse: {
@@ -2043,6 +2422,20 @@ export interface components {
             parameters?: {
                 [key: string]: unknown;
             };
+            /** Expires At */
+            expires_at?: string | null;
+        };
+        /** PendingActionRef */
+        PendingActionRef: {
+            /** Id */
+            id: string;
+            /** Type */
+            type: string;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "requested" | "delivered" | "running";
         };
         /**
          * Preferences
@@ -3430,6 +3823,39 @@ export interface operations {
             };
         };
     };
+    bulk_tags_api_devices_tags_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkTagsIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkTagsOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     add_tags_api_devices__device_id__tags_post: {
         parameters: {
             query?: never;
@@ -3725,6 +4151,41 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EventBatchResult"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    report_action_api_agent_actions__action_id__report_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                action_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ActionReport"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionReportResult"];
                 };
             };
             /** @description Validation Error */
@@ -4598,6 +5059,200 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MissingUpdatesPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_device_actions_api_devices__device_id__actions_get: {
+        parameters: {
+            query?: {
+                type?: ("isolate" | "release_isolation" | "restrict_app_execution" | "remove_app_restriction")[] | null;
+                state?: ("requested" | "delivered" | "running" | "succeeded" | "failed" | "cancelled" | "expired")[] | null;
+                /** @description exact user name */
+                requested_by?: string | null;
+                /** @description requested at or after; ISO 8601 with a zone */
+                from?: string | null;
+                /** @description requested before (exclusive); ISO 8601 with a zone */
+                to?: string | null;
+                sort?: "requested_at" | "-requested_at" | "expires_at" | "-expires_at" | "completed_at" | "-completed_at" | "type" | "-type" | "state" | "-state";
+                limit?: number;
+                cursor?: string | null;
+                /** @description rows to skip, for page numbers */
+                offset?: number | null;
+                /** @description columns wanted; repeat or comma-separate */
+                fields?: string[] | null;
+            };
+            header?: never;
+            path: {
+                device_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    request_action_api_devices__device_id__actions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                device_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ActionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_actions_api_actions_get: {
+        parameters: {
+            query?: {
+                device_id?: string | null;
+                type?: ("isolate" | "release_isolation" | "restrict_app_execution" | "remove_app_restriction")[] | null;
+                state?: ("requested" | "delivered" | "running" | "succeeded" | "failed" | "cancelled" | "expired")[] | null;
+                /** @description exact user name */
+                requested_by?: string | null;
+                /** @description requested at or after; ISO 8601 with a zone */
+                from?: string | null;
+                /** @description requested before (exclusive); ISO 8601 with a zone */
+                to?: string | null;
+                sort?: "requested_at" | "-requested_at" | "expires_at" | "-expires_at" | "completed_at" | "-completed_at" | "type" | "-type" | "state" | "-state";
+                limit?: number;
+                cursor?: string | null;
+                /** @description rows to skip, for page numbers */
+                offset?: number | null;
+                /** @description columns wanted; repeat or comma-separate */
+                fields?: string[] | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_action_api_actions__action_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                action_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    cancel_action_api_actions__action_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                action_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CancelIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionOut"];
                 };
             };
             /** @description Validation Error */
