@@ -124,7 +124,7 @@ export interface ActionChoice {
   disabledReason: string | null;
 }
 
-function roleNeeded(role: Role | string, needed: Role): string {
+export function roleNeeded(role: Role | string, needed: Role): string {
   return `Needs the ${needed} role or higher; you are ${/^[aeiou]/.test(role) ? 'an' : 'a'} ${role}.`;
 }
 
