@@ -14,6 +14,9 @@ from hostwatch.db.base import Base, JSONType, new_id, utcnow
 # requested | delivered -> expired.
 STATES = ("requested", "delivered", "running", "succeeded", "failed", "cancelled", "expired")
 # Waiting for the device: these expire once their time has passed without a report.
+# Limitation: a running action (the agent reported it started) never expires, as the
+# contract has it; an agent that dies mid-action leaves it running, and a second action of
+# that type for the device is refused until the agent reports on the first.
 WAITING = ("requested", "delivered")
 # Not finished yet: shown as pending in the sidebar.
 IN_FLIGHT = ("requested", "delivered", "running")

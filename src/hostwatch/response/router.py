@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -202,10 +202,10 @@ def cancel_action(
     principal: Analyst,
     request: Request,
     db: Db,
-    body: schemas.CancelIn | None = None,
+    body: Annotated[schemas.CancelIn, Body(default_factory=schemas.CancelIn)],
 ) -> schemas.ActionOut:
     now = utcnow()
-    comment = body.comment if body else None
+    comment = body.comment
     action = service.cancel(
         db, action_id, actor=principal.name, role=principal.role, comment=comment, now=now
     )

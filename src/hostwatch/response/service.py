@@ -160,6 +160,11 @@ def expire_due(session: Session, now: datetime, device_id: str | None = None) ->
 
     One conditional UPDATE: when two transactions expire at once, the second finds the rows
     no longer waiting and neither expires nor audits them again.
+
+    Limitation: there is no periodic task, so the expiry is written down (and audited) at
+    the next read of actions, the next request or cancel, or the device's next heartbeat or
+    report; until then reads show the action expired (effective_state). Its completed_at is
+    expires_at, but its audit entry carries the time it was written down.
     """
     conditions = [Action.state.in_(WAITING), Action.expires_at <= now]
     if device_id is not None:
@@ -179,7 +184,9 @@ def expire_due(session: Session, now: datetime, device_id: str | None = None) ->
             ),
         )
         .returning(Action.id, Action.device_id, Action.type),
-        execution_options={"synchronize_session": "fetch"},
+        # Callers read actions again with populate_existing (see _locked), so the session's
+        # copies need no update here.
+        execution_options={"synchronize_session": False},
     ).all()
     for action_id, device, action_type in rows:
         audit.record(
@@ -205,9 +212,20 @@ def deliver(session: Session, device_id: str, now: datetime) -> list[protocol.Pe
     """The device's requested actions, marked delivered in the caller's transaction.
 
     A conditional UPDATE hands each action out once, even to two heartbeats at once: the
-    second finds it delivered already.
+    second finds it delivered already. Every heartbeat calls this, and most find nothing
+    waiting: one indexed read answers those.
     """
-    expire_due(session, now, device_id)
+    waiting = session.execute(
+        select(Action.state, Action.expires_at).where(
+            Action.device_id == device_id, Action.state.in_(WAITING)
+        )
+    ).all()
+    if not waiting:
+        return []
+    if any(expires_at <= now for _, expires_at in waiting):
+        expire_due(session, now, device_id)
+    if not any(state == "requested" and expires_at > now for state, expires_at in waiting):
+        return []
     rows = session.execute(
         update(Action)
         .where(
@@ -219,7 +237,7 @@ def deliver(session: Session, device_id: str, now: datetime) -> list[protocol.Pe
         .returning(
             Action.id, Action.type, Action.parameters, Action.expires_at, Action.requested_at
         ),
-        execution_options={"synchronize_session": "fetch"},
+        execution_options={"synchronize_session": False},
     ).all()
     ordered = sorted(rows, key=lambda r: (r.requested_at, r.id))
     for row in ordered:

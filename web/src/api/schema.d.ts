@@ -5242,7 +5242,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["CancelIn"] | null;
+                "application/json": components["schemas"]["CancelIn"];
             };
         };
         responses: {
