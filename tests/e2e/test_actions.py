@@ -156,6 +156,19 @@ def test_responder_requests_isolation_sees_it_waiting_and_cancels_it(
     page.goto(f"{stack.url}/devices/{agent.device_id}")
     expect(page.get_by_test_id("pending-action")).to_have_count(0)
     expect(page.get_by_test_id("action-isolate")).to_be_enabled()
+    # Restriction: a malformed hash is named before anything is sent.
+    page.get_by_test_id("action-restrict-app").click()
+    page.get_by_test_id("restrict-sha256").fill("deadbeef")
+    page.get_by_test_id("restrict-paths").fill("/opt/tools/scanner")
+    page.get_by_test_id("action-comment").fill("stop the dropper")
+    page.get_by_test_id("action-submit").click()
+    expect(page.get_by_test_id("restrict-dialog")).to_contain_text("“deadbeef” is not a SHA-256")
+    page.get_by_test_id("restrict-sha256").fill("AB" * 32)
+    page.get_by_test_id("action-submit").click()
+    expect(page.get_by_test_id("pending-action")).to_have_text(
+        re.compile("App restriction requested — waiting for the device")
+    )
+    expect(page.get_by_test_id("containment-restriction")).to_have_text("Not reported yet")
 
 
 def test_device_reads_isolated_only_once_its_agent_verifies_it(page: Page, stack: Stack) -> None:
@@ -205,10 +218,21 @@ def test_device_reads_isolated_only_once_its_agent_verifies_it(page: Page, stack
     assert page.locator("img[src='x']").count() == 0
     expect(page.get_by_test_id("action-timeline")).to_contain_text("Started on the device")
     page.get_by_test_id("flyout-close").click()
+    # Release asked for: the device stays shown isolated until its agent says otherwise.
+    page.get_by_test_id("tab-overview").click()
+    page.get_by_test_id("action-release-isolation").click()
+    page.get_by_test_id("action-comment").fill("clean after reimaging")
+    page.get_by_test_id("action-submit").click()
+    expect(page.get_by_test_id("pending-action")).to_have_text(
+        re.compile("Release from isolation requested — waiting for the device")
+    )
+    expect(page.get_by_test_id("isolation-banner")).to_be_visible()
+    page.get_by_test_id("action-action-center").click()
     page.get_by_role("link", name="Open in the action center").click()
     page.wait_for_url(f"{stack.url}/actions?device={agent.device_id}")
     expect(page.get_by_test_id("filter-device")).to_have_text("Device: db-01")
-    expect(rows(page)).to_have_count(1)
+    expect(rows(page)).to_have_count(2)
+    expect(rows(page).first).to_contain_text("Release from isolation")
     page.goto(f"{stack.url}/devices")
     row = rows(page).filter(has_text="db-01")
     expect(row.get_by_test_id("device-containment")).to_have_text("Isolated")
