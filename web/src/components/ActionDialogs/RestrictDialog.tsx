@@ -11,7 +11,11 @@ interface RestrictDialogProps {
   onRequested: (action: ActionDetail) => void;
 }
 
-/** Ask the agent to let only allowed executables start. */
+/**
+ * Ask the agent to let only allowed executables start.
+ * Limitation: RestrictParameters' `scope` (directories to enforce on) is not offered; the
+ * agent enforces on every local filesystem it can mark.
+ */
 export function RestrictDialog({ device, onClose, onRequested }: RestrictDialogProps) {
   const [hashes, setHashes] = useState('');
   const [paths, setPaths] = useState('');

@@ -266,7 +266,11 @@ interface ActionFlyoutProps {
   onChanged: () => void;
 }
 
-/** One action: its state, who asked and why, its timeline, parameters and evidence. */
+/**
+ * One action: its state, who asked and why, its timeline, parameters and evidence.
+ * Limitation: the timeline comes from the action's own times and names; the audit log's
+ * entries for it are not shown, since GET /api/audit is for admins and has no target filter.
+ */
 export function ActionFlyout({ actionId, showDevice, onClose, onChanged }: ActionFlyoutProps) {
   const [result, retry] = useApiQuery(
     (signal) => (actionId === null ? Promise.resolve(null) : getAction(actionId, signal)),

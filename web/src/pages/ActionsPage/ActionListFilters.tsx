@@ -109,6 +109,8 @@ export function ActionListFilters(props: ActionListFiltersProps) {
         onSearch={(requester) => typed({ requester })}
         testId="filter-requester"
       />
+      {/* Limitation: the API filters actions by device id only (no name search as the alert
+          queue has), so the device filter is set from a profile's link, not typed here. */}
       {!deviceFixed && state.device !== '' && (
         <span className={styles.device} data-testid="filter-device">
           <Text>Device: {deviceName ?? state.device}</Text>
