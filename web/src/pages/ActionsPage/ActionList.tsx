@@ -189,11 +189,10 @@ interface ActionListProps {
 }
 
 /**
- * Limitation: the list does not refresh by itself; the profile asks again every 10 s while
- * its device has actions on their way, the action center only when reloaded or changed.
- *
  * Response actions, newest first: filtered, sorted and paged by the server, one open in the
  * flyout. The whole view is in the address, so a link shares it.
+ * Limitation: the list does not refresh by itself; the profile asks again every 10 s while
+ * its device has actions on their way, the action center only when reloaded or changed.
  */
 export function ActionList({ deviceId, onChanged }: ActionListProps) {
   const styles = useStyles();
