@@ -8,7 +8,8 @@ import sys
 
 def main() -> None:
     args = sys.argv[1:]
-    if args[:1] == ["agent"] and not {"--help", "-h"} & set(args[1:]):
+    agent_help = {"--help", "-h"} & set(args[1:]) and args[1:2] != ["release-isolation"]
+    if args[:1] == ["agent"] and not agent_help:
         from hostwatch.agent.main import main as agent_main
 
         sys.exit(agent_main(args[1:], prog="hostwatch agent"))

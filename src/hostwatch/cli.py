@@ -338,6 +338,9 @@ def agent(
 ) -> None:
     """Run the endpoint agent on this machine.
 
+    `hostwatch agent release-isolation [--data-dir D]` releases an isolated device by hand,
+    without the server.
+
     `hostwatch agent` itself is routed to hostwatch.agent.main before this module loads
     (see hostwatch.__main__); this command serves `--help` and callers of `app`.
     """

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -13,7 +16,7 @@ from sqlalchemy.schema import SchemaItem
 
 from hostwatch.db import migrate
 from hostwatch.db.base import utcnow
-from hostwatch.db.engine import make_session_factory, transaction
+from hostwatch.db.engine import make_engine, make_session_factory, transaction
 from hostwatch.db.models import Base
 from hostwatch.events.store import SqlEventStore
 
@@ -118,3 +121,19 @@ def test_0003_counts_the_events_already_stored_and_its_downgrade_removes_it(
     assert mark == (newest if engine.dialect.name == "sqlite" else None)
     assert "event_hour_counts" not in tables and "event_count_mark" not in tables
     assert "ix_events_search" not in {i["name"] for i in inspect(engine).get_indexes("events")}
+
+
+def test_upgrade_says_once_what_changed_and_nothing_when_current(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fresh = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    head = ScriptDirectory.from_config(migrate.alembic_config(fresh)).get_current_head()
+    with caplog.at_level(logging.INFO):
+        migrate.upgrade(fresh)
+        first = [r.getMessage() for r in caplog.records]
+        caplog.clear()
+        migrate.upgrade(fresh)
+        second = [r.getMessage() for r in caplog.records]
+    fresh.dispose()
+    assert first == [f"database schema upgraded from empty to {head}"]
+    assert second == []

@@ -1,4 +1,5 @@
-"""The agent's entry point: `hostwatch agent`, `hostwatch-agent`, `python -m hostwatch.agent`.
+"""The agent's entry point: `hostwatch agent`, `hostwatch-agent`, `python -m hostwatch.agent`,
+and `... release-isolation`, which releases an isolated device by hand.
 
 It imports only the agent and the protocol, never the server's database, API or auth
 modules, so the agent's resident memory is what the agent needs (bench/RESULTS.md).
@@ -7,6 +8,7 @@ modules, so the agent's resident memory is what the agent needs (bench/RESULTS.m
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -67,8 +69,49 @@ def parser(prog: str = "hostwatch agent") -> argparse.ArgumentParser:
     return found
 
 
+RELEASE_ISOLATION = "release-isolation"
+
+
+def release_parser(prog: str) -> argparse.ArgumentParser:
+    found = argparse.ArgumentParser(
+        prog=f"{prog} {RELEASE_ISOLATION}",
+        description="Release this device's network isolation here, without the server (for a "
+        "device that can no longer reach it). Run as root, with the agent's data dir: the "
+        "agent then does not re-apply the isolation on its next start.",
+    )
+    found.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help="Where the agent keeps its state.",
+    )
+    found.add_argument("--json", action="store_true", help="Print the evidence as JSON.")
+    return found
+
+
+def release_isolation(data_dir: Path, as_json: bool = False) -> int:
+    """Remove the isolation table and the agent's record of it; the process exit code."""
+    from hostwatch.agent.isolation import Isolation, IsolationError
+
+    try:
+        evidence = Isolation(data_dir).release()
+    except IsolationError as exc:
+        print(f"isolation not released: {exc}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps(evidence))
+    else:
+        print(f"{evidence['detail']} ({evidence['table']})")
+    return 0
+
+
 def main(argv: list[str] | None = None, prog: str = "hostwatch-agent") -> int:
-    args = parser(prog).parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == [RELEASE_ISOLATION]:
+        found = release_parser(prog).parse_args(argv[1:])
+        setup_logging()
+        return release_isolation(found.data_dir, found.json)
+    args = parser(prog).parse_args(argv)
     setup_logging()
     return run(args.server, args.enroll_token, args.data_dir, args.heartbeat_interval)
 

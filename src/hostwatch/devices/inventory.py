@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from hostwatch import protocol
 from hostwatch.config import Settings
 from hostwatch.db.base import utcnow
+from hostwatch.detection import blocked
 from hostwatch.detection.service import Windows, detect_new
 from hostwatch.devices import registry
 from hostwatch.devices.models import AgentCredential, Device, Software
@@ -220,5 +221,6 @@ def store_events(
     result = store.add_many(session, rows)
     if result.stored:
         detect_new(session, {device_id: rows}, windows=windows)
+        blocked.alert_on_blocked(session, device_id, rows, windows)
     session.execute(update(Device).where(Device.id == device_id).values(last_seen=utcnow()))
     return protocol.EventBatchResult(stored=result.stored, duplicates=result.duplicates)
