@@ -5,6 +5,7 @@ import { PreferencesProvider } from './components/PreferencesProvider/Preference
 import { RequireSession } from './components/RequireSession/RequireSession';
 import { SessionProvider } from './components/SessionProvider/SessionProvider';
 import { ThemeProvider } from './components/ThemeProvider/ThemeProvider';
+import { ActionsPage } from './pages/ActionsPage/ActionsPage';
 import { AlertsPage } from './pages/AlertsPage/AlertsPage';
 import { DeviceListPage } from './pages/DeviceListPage/DeviceListPage';
 import { DevicePage } from './pages/DevicePage/DevicePage';
@@ -33,6 +34,7 @@ export function App() {
               <Route path="/devices/:id" element={<DevicePage />} />
               <Route path="/alerts" element={<AlertsPage />} />
               <Route path="/incidents" element={<IncidentsPage />} />
+              <Route path="/actions" element={<ActionsPage />} />
               <Route path="*" element={<NotFoundPage />} />
             </Route>
           </Routes>

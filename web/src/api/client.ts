@@ -1,11 +1,18 @@
 // The one place that talks to the Hostwatch API. Pages call these typed functions,
 // never fetch() directly, so the CSRF header and error handling live here only.
 import type {
+  ActionDetail,
+  ActionListQuery,
+  ActionPage,
+  ActionRequest,
   AlertDetail,
   AlertListQuery,
   AlertPage,
   AlertPatch,
   AlertQueueQuery,
+  BulkTagsRequest,
+  BulkTagsResponse,
+  CancelRequest,
   DeviceDetail,
   DeviceListQuery,
   DevicePage,
@@ -412,4 +419,34 @@ export function getPreferences(signal?: AbortSignal): Promise<Preferences> {
 
 export function putPreferences(preferences: PreferencesUpdate): Promise<Preferences> {
   return request<Preferences>('/me/preferences', { method: 'PUT', body: preferences });
+}
+
+/** Add and remove user tags on many devices at once; the answer tells each device's outcome. */
+export function bulkTags(body: BulkTagsRequest): Promise<BulkTagsResponse> {
+  return request<BulkTagsResponse>('/devices/tags', { method: 'POST', body });
+}
+
+/** Ask for a response action on a device; the answer is the action, in state "requested". */
+export function requestAction(deviceId: string, body: ActionRequest): Promise<ActionDetail> {
+  return request<ActionDetail>(`/devices/${encodeURIComponent(deviceId)}/actions`, {
+    method: 'POST',
+    body,
+  });
+}
+
+/** The action center: every device's actions (or one device's, with `device_id`). */
+export function listActions(query: ActionListQuery, signal?: AbortSignal): Promise<ActionPage> {
+  return request<ActionPage>(`/actions${queryString({ ...query })}`, { signal });
+}
+
+export function getAction(actionId: string, signal?: AbortSignal): Promise<ActionDetail> {
+  return request<ActionDetail>(`/actions/${encodeURIComponent(actionId)}`, { signal });
+}
+
+/** Cancel an action the device has not received yet (the server answers 409 otherwise). */
+export function cancelAction(actionId: string, body: CancelRequest = {}): Promise<ActionDetail> {
+  return request<ActionDetail>(`/actions/${encodeURIComponent(actionId)}/cancel`, {
+    method: 'POST',
+    body,
+  });
 }

@@ -145,6 +145,41 @@ export type Preferences = Schemas['Preferences-Output'];
 export type PreferencesUpdate = Schemas['Preferences-Input'];
 export type TablePreferences = Schemas['TablePreferences-Output'];
 
+export type ContainmentInfo = Schemas['ContainmentInfo'];
+export type PendingActionRef = Schemas['PendingActionRef'];
+export type BulkTagsRequest = Schemas['BulkTagsIn'];
+export type BulkTagsResponse = Schemas['BulkTagsOut'];
+export type BulkTagResult = Schemas['BulkTagResult'];
+
+export type ActionRequest = Schemas['ActionIn'];
+export type ActionType = ActionRequest['type'];
+export type ActionDetail = Schemas['ActionOut'];
+export type ActionState = ActionDetail['state'];
+/** One row of an action list: with `fields`, only `id` and the fields asked for are present. */
+export type ActionItem = Schemas['ActionItem'];
+export type ActionPage = Schemas['ActionPage'];
+export type ActionListQuery = NonNullable<
+  operations['list_actions_api_actions_get']['parameters']['query']
+>;
+export type ActionSort = NonNullable<ActionListQuery['sort']>;
+export type CancelRequest = Schemas['CancelIn'];
+
+/**
+ * The parameters of isolate and restrict_app_execution. The API takes them as a free object
+ * (validated on the server with hostwatch.protocol's IsolateParameters and RestrictParameters),
+ * so the schema has no names for them; these mirror those models.
+ */
+export interface IsolateParameters {
+  mode: 'full' | 'selective';
+  allow_users: string[];
+  allow_cgroups: string[];
+}
+
+export interface RestrictParameters {
+  allow_sha256: string[];
+  allow_paths: string[];
+}
+
 /**
  * An RFC 9457 problem-details body, as every API error returns. Written by hand: errors
  * come from one handler (hostwatch.api.problems), not from the routes' schemas.

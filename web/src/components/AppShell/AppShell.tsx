@@ -86,6 +86,7 @@ export function AppShell() {
           <AppLink to="/devices">Devices</AppLink>
           <AppLink to="/alerts">Alerts</AppLink>
           <AppLink to="/incidents">Incidents</AppLink>
+          <AppLink to="/actions">Action center</AppLink>
         </nav>
         <span className={styles.spacer} />
         <span className={styles.user} data-testid="current-user">

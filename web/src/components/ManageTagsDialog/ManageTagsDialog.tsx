@@ -1,5 +1,6 @@
 import {
   Button,
+  Caption1,
   Dialog,
   DialogActions,
   DialogBody,
@@ -21,11 +22,14 @@ import type { FormEvent } from 'react';
 import { addTags, removeTag } from '../../api/client';
 import type { DeviceDetail } from '../../api/types';
 import { NotKnown } from '../NotKnown/NotKnown';
+import { TagList } from '../TagList/TagList';
 
 const useStyles = makeStyles({
   content: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalM },
   addRow: { display: 'flex', gap: tokens.spacingHorizontalS, alignItems: 'flex-end' },
   grow: { flexGrow: 1 },
+  group: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalXS },
+  muted: { color: tokens.colorNeutralForeground3 },
 });
 
 interface ManageTagsDialogProps {
@@ -34,10 +38,11 @@ interface ManageTagsDialogProps {
   onChanged: () => void;
 }
 
-/** Add and remove a device's user tags; system tags are Hostwatch's and are not listed. */
+/** Add and remove a device's user tags; system tags are Hostwatch's, shown but not removable. */
 export function ManageTagsDialog({ device, onClose, onChanged }: ManageTagsDialogProps) {
   const styles = useStyles();
   const [tags, setTags] = useState(device.tags.filter((tag) => tag.kind === 'user'));
+  const systemTags = device.tags.filter((tag) => tag.kind === 'system');
   const [text, setText] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -82,6 +87,14 @@ export function ManageTagsDialog({ device, onClose, onChanged }: ManageTagsDialo
               <MessageBar intent="error" layout="multiline">
                 <MessageBarBody>The tags were not changed: {error}</MessageBarBody>
               </MessageBar>
+            )}
+            {systemTags.length > 0 && (
+              <div className={styles.group} data-testid="manage-tags-system">
+                <Caption1 className={styles.muted}>
+                  System tags, set by Hostwatch; they cannot be removed here
+                </Caption1>
+                <TagList tags={systemTags} />
+              </div>
             )}
             {tags.length === 0 ? (
               <NotKnown>No user tags on this device yet</NotKnown>

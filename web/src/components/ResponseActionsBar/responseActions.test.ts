@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { availableActions, noActionsReason, roleAllows } from './responseActions';
+import { actionChoices, availableActions, noActionsReason, roleAllows } from './responseActions';
 import type { ActionTarget, ResponseAction } from './responseActions';
 
 const endpoint: ActionTarget = { knownFrom: 'endpoint', hasAgent: true, agentRevoked: false };
@@ -26,9 +26,18 @@ describe('roleAllows', () => {
 });
 
 describe('availableActions', () => {
-  it('offers tag management to analysts and above', () => {
+  it('offers tag management to analysts, containment to responders and above', () => {
     expect(ids(availableActions('analyst', endpoint))).toEqual(['manage-tags']);
-    expect(ids(availableActions('admin', both))).toEqual(['manage-tags']);
+    expect(ids(availableActions('responder', endpoint))).toEqual([
+      'manage-tags',
+      'isolate',
+      'restrict-app',
+    ]);
+    expect(ids(availableActions('admin', both))).toEqual([
+      'manage-tags',
+      'isolate',
+      'restrict-app',
+    ]);
   });
 
   it('offers nothing to a viewer', () => {
@@ -59,5 +68,61 @@ describe('availableActions', () => {
     expect(noActionsReason('responder', { ...endpoint, agentRevoked: true }, [isolate])).toBe(
       'No response actions apply to this device in its current state.',
     );
+  });
+});
+
+const reasons = (choices: ReturnType<typeof actionChoices>) =>
+  Object.fromEntries(choices.map((choice) => [choice.action.id, choice.disabledReason]));
+
+describe('actionChoices', () => {
+  it('shows an analyst the containment actions disabled, naming the role they need', () => {
+    const shown = reasons(actionChoices('analyst', endpoint));
+
+    expect(shown['manage-tags']).toBeNull();
+    expect(shown['isolate']).toBe('Needs the responder role or higher; you are an analyst.');
+    expect(shown['restrict-app']).toBe('Needs the responder role or higher; you are an analyst.');
+    expect(shown['action-center']).toBeNull();
+  });
+
+  it('shows a viewer only what there is to read', () => {
+    expect(actionChoices('viewer', endpoint).map((choice) => choice.action.id)).toEqual([
+      'action-center',
+    ]);
+  });
+
+  it('shows nothing on a device known only from the directory', () => {
+    expect(actionChoices('admin', directoryOnly)).toEqual([]);
+  });
+
+  it('disables containment without an agent, and says why', () => {
+    const logsOnly: ActionTarget = { ...endpoint, hasAgent: false };
+    const shown = reasons(actionChoices('responder', logsOnly));
+
+    expect(shown['manage-tags']).toBeNull();
+    expect(shown['isolate']).toMatch(/no Hostwatch agent/);
+    expect(
+      reasons(actionChoices('responder', { ...endpoint, agentRevoked: true }))['isolate'],
+    ).toMatch(/revoked/);
+  });
+
+  it('follows the verified containment, not the requests', () => {
+    const requested = reasons(
+      actionChoices('responder', { ...endpoint, pendingTypes: ['isolate'] }),
+    );
+    expect(requested['isolate']).toBe('This action is already on its way to the device.');
+    // Isolation on its way may be taken back; the device is not shown isolated for it.
+    expect(requested['release-isolation']).toBeNull();
+
+    const isolated = reasons(actionChoices('responder', { ...endpoint, isolated: true }));
+    expect(isolated['isolate']).toBe('The agent reports this device isolated already.');
+    expect(isolated['release-isolation']).toBeNull();
+
+    const open = reasons(actionChoices('responder', endpoint));
+    expect(open['release-isolation']).toBe('The agent reports this device not isolated.');
+    expect(open['remove-restriction']).toBe('The agent reports app execution not restricted.');
+
+    const restricted = reasons(actionChoices('admin', { ...endpoint, appRestricted: true }));
+    expect(restricted['restrict-app']).toMatch(/restricted already/);
+    expect(restricted['remove-restriction']).toBeNull();
   });
 });

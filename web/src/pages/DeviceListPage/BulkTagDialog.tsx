@@ -8,28 +8,30 @@ import {
   DialogTitle,
   Field,
   Input,
+  MessageBar,
+  MessageBarBody,
+  Radio,
+  RadioGroup,
   makeStyles,
   tokens,
 } from '@fluentui/react-components';
-import { CheckmarkCircleRegular, ErrorCircleRegular } from '@fluentui/react-icons';
+import { CheckmarkCircleRegular, ErrorCircleRegular, InfoRegular } from '@fluentui/react-icons';
 import { useState } from 'react';
 import type { FormEvent } from 'react';
 
-import { addTags } from '../../api/client';
+import { bulkTags } from '../../api/client';
 import type { DeviceSummary } from '../../api/types';
+import { bulkOutcomes } from './bulkTags';
+import type { BulkMode, BulkOutcome } from './bulkTags';
 
 const useStyles = makeStyles({
   content: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalM },
   results: { margin: 0, padding: 0, listStyleType: 'none' },
   result: { display: 'flex', gap: tokens.spacingHorizontalS, alignItems: 'baseline' },
   ok: { color: tokens.colorPaletteGreenForeground1 },
+  same: { color: tokens.colorNeutralForeground3 },
   failed: { color: tokens.colorPaletteRedForeground1 },
 });
-
-interface Outcome {
-  device: DeviceSummary;
-  error: string | null;
-}
 
 interface BulkTagDialogProps {
   devices: DeviceSummary[];
@@ -37,59 +39,90 @@ interface BulkTagDialogProps {
   onChanged: () => void;
 }
 
-/** Add one tag to the selected devices; says for each device whether it worked. */
+/** Add a user tag to, or remove one from, the selected devices; says how each device fared. */
 export function BulkTagDialog({ devices, onClose, onChanged }: BulkTagDialogProps) {
   const styles = useStyles();
+  const [mode, setMode] = useState<BulkMode>('add');
   const [tag, setTag] = useState('');
   const [busy, setBusy] = useState(false);
-  const [outcomes, setOutcomes] = useState<Outcome[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [outcomes, setOutcomes] = useState<BulkOutcome[] | null>(null);
+  const name = tag.trim();
 
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     setBusy(true);
-    const results: Outcome[] = [];
-    for (const device of devices) {
-      try {
-        await addTags(device.id, [tag.trim()]);
-        results.push({ device, error: null });
-      } catch (error) {
-        results.push({ device, error: error instanceof Error ? error.message : String(error) });
-      }
+    setError(null);
+    try {
+      const answer = await bulkTags({
+        device_ids: devices.map((device) => device.id),
+        add: mode === 'add' ? [name] : [],
+        remove: mode === 'remove' ? [name] : [],
+      });
+      setOutcomes(bulkOutcomes(devices, answer.results, mode, name));
+      onChanged();
+    } catch (failure) {
+      // The whole request was refused (a system tag, say): nothing changed on any device.
+      setError(failure instanceof Error ? failure.message : String(failure));
+    } finally {
+      setBusy(false);
     }
-    setOutcomes(results);
-    setBusy(false);
-    onChanged();
   };
 
+  const count = `${devices.length} ${devices.length === 1 ? 'device' : 'devices'}`;
   return (
     <Dialog open onOpenChange={(_, data) => !data.open && onClose()}>
       <DialogSurface data-testid="bulk-tag-dialog">
         <form onSubmit={(event) => void submit(event)}>
           <DialogBody>
-            <DialogTitle>
-              Add a tag to {devices.length} {devices.length === 1 ? 'device' : 'devices'}
-            </DialogTitle>
+            <DialogTitle>Tags of {count}</DialogTitle>
             <DialogContent className={styles.content}>
               {outcomes === null ? (
-                <Field label="Tag" hint="Letters, digits, spaces and . : @ + - _" required>
-                  <Input
-                    value={tag}
-                    maxLength={64}
-                    onChange={(_, data) => setTag(data.value)}
-                    data-testid="bulk-tag-name"
-                  />
-                </Field>
+                <>
+                  <Field label="Change">
+                    <RadioGroup
+                      layout="horizontal"
+                      value={mode}
+                      onChange={(_, data) => setMode(data.value as BulkMode)}
+                      data-testid="bulk-tag-mode"
+                    >
+                      <Radio value="add" label="Add a tag" />
+                      <Radio value="remove" label="Remove a tag" />
+                    </RadioGroup>
+                  </Field>
+                  <Field
+                    label="Tag"
+                    hint="A user tag: letters, digits, spaces and . : @ + - _. System tags are set by Hostwatch only."
+                    required
+                  >
+                    <Input
+                      value={tag}
+                      maxLength={64}
+                      onChange={(_, data) => setTag(data.value)}
+                      data-testid="bulk-tag-name"
+                    />
+                  </Field>
+                  {error !== null && (
+                    <MessageBar intent="error" layout="multiline" data-testid="bulk-tag-error">
+                      <MessageBarBody>No device was changed: {error}</MessageBarBody>
+                    </MessageBar>
+                  )}
+                </>
               ) : (
                 <ul className={styles.results} aria-label="Results">
-                  {outcomes.map(({ device, error }) => (
-                    <li key={device.id} className={styles.result}>
-                      {error === null ? (
-                        <CheckmarkCircleRegular className={styles.ok} aria-label="Tagged" />
-                      ) : (
+                  {outcomes.map(({ device, text, kind }) => (
+                    <li key={device.id} className={styles.result} data-testid="bulk-tag-result">
+                      {kind === 'changed' && (
+                        <CheckmarkCircleRegular className={styles.ok} aria-label="Changed" />
+                      )}
+                      {kind === 'unchanged' && (
+                        <InfoRegular className={styles.same} aria-label="Unchanged" />
+                      )}
+                      {kind === 'failed' && (
                         <ErrorCircleRegular className={styles.failed} aria-label="Failed" />
                       )}
                       <span>
-                        {device.name}: {error === null ? `tagged “${tag.trim()}”` : error}
+                        {device.name}: {text}
                       </span>
                     </li>
                   ))}
@@ -103,14 +136,14 @@ export function BulkTagDialog({ devices, onClose, onChanged }: BulkTagDialogProp
                   <Button
                     type="submit"
                     appearance="primary"
-                    disabled={busy || tag.trim() === ''}
+                    disabled={busy || name === ''}
                     data-testid="bulk-tag-submit"
                   >
-                    {busy ? 'Adding…' : 'Add tag'}
+                    {busy ? 'Saving…' : mode === 'add' ? 'Add tag' : 'Remove tag'}
                   </Button>
                 </>
               ) : (
-                <Button appearance="primary" onClick={onClose}>
+                <Button appearance="primary" onClick={onClose} data-testid="bulk-tag-done">
                   Done
                 </Button>
               )}

@@ -1,4 +1,4 @@
-import { Button, Caption1, Title3, makeStyles, tokens } from '@fluentui/react-components';
+import { Badge, Button, Caption1, Title3, makeStyles, tokens } from '@fluentui/react-components';
 import { TagMultipleRegular } from '@fluentui/react-icons';
 import { useState } from 'react';
 import { useNavigate } from 'react-router';
@@ -39,7 +39,16 @@ const useStyles = makeStyles({
   heading: { margin: 0 },
   name: { fontWeight: tokens.fontWeightSemibold, color: tokens.colorNeutralForeground1 },
   secondary: { display: 'block', color: tokens.colorNeutralForeground3 },
+  badges: { display: 'flex', flexWrap: 'wrap', gap: tokens.spacingHorizontalXXS },
 });
+
+/** Containment as the devices' agents verified it, in words. */
+export function containmentText(device: Pick<DeviceSummary, 'isolated' | 'app_restricted'>) {
+  const parts = [];
+  if (device.isolated) parts.push('Isolated');
+  if (device.app_restricted) parts.push('App execution restricted');
+  return parts.join('; ');
+}
 
 function timeText(value: string | null): string {
   const date = value === null ? null : parseApiTime(value);
@@ -107,6 +116,29 @@ function useColumns(): DataColumn<DeviceSummary>[] {
       width: '130px',
       render: (device) => <LevelBadge level={device.exposure_level} />,
       csv: (device) => levelLabel(device.exposure_level),
+    },
+    {
+      id: 'containment',
+      label: 'Containment',
+      width: '150px',
+      render: (device) =>
+        device.isolated || device.app_restricted ? (
+          <span className={styles.badges} data-testid="device-containment">
+            {device.isolated && (
+              <Badge color="danger" appearance="filled" shape="rounded">
+                Isolated
+              </Badge>
+            )}
+            {device.app_restricted && (
+              <Badge color="warning" appearance="filled" shape="rounded">
+                Apps restricted
+              </Badge>
+            )}
+          </span>
+        ) : (
+          <NotKnown>None</NotKnown>
+        ),
+      csv: (device) => containmentText(device),
     },
     {
       id: 'tags',
@@ -214,7 +246,7 @@ export function DeviceListPage() {
                   onClick={() => setTagging(devices)}
                   data-testid="bulk-tag"
                 >
-                  Add a tag
+                  Add or remove tags
                 </Button>
               )
             : undefined

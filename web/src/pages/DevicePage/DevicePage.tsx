@@ -1,5 +1,14 @@
-import { Caption1, Title3, makeStyles, tokens } from '@fluentui/react-components';
+import {
+  Caption1,
+  MessageBar,
+  MessageBarBody,
+  MessageBarTitle,
+  Title3,
+  makeStyles,
+  tokens,
+} from '@fluentui/react-components';
 import { ChevronRightRegular } from '@fluentui/react-icons';
+import { useEffect } from 'react';
 import { useParams, useSearchParams } from 'react-router';
 
 import { ApiError, getDevice } from '../../api/client';
@@ -15,7 +24,9 @@ import { Tabs } from '../../components/Tabs/Tabs';
 import { useApiQuery } from '../../hooks/useApiQuery';
 import { useDocumentTitle } from '../../hooks/useDocumentTitle';
 import { NotFoundPage } from '../NotFoundPage/NotFoundPage';
+import { containmentSummary } from '../../lib/actionLabels';
 import { AlertsTab } from './AlertsTab';
+import { DeviceActionsTab } from './DeviceActionsTab';
 import { DeviceSidebar } from './DeviceSidebar';
 import { OverviewTab } from './OverviewTab';
 import { readTab, tabParams, tabsFor } from './profileTabs';
@@ -59,6 +70,8 @@ const useStyles = makeStyles({
   main: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalM, minWidth: 0 },
 });
 
+const PENDING_REFRESH_MS = 10_000;
+
 interface DeviceProfileProps {
   device: DeviceDetail;
   onChanged: () => void;
@@ -81,6 +94,25 @@ function DeviceProfile({ device, onChanged }: DeviceProfileProps) {
           Last seen <DateTime value={device.network_activity.last_seen} relative missing="never" />
         </Caption1>
       </div>
+      {containmentSummary(device.containment).isolated && (
+        <MessageBar intent="warning" layout="multiline" data-testid="isolation-banner">
+          <MessageBarBody>
+            <MessageBarTitle>
+              {containmentSummary(device.containment).isolation}: this device&apos;s network is cut
+              off
+            </MessageBarTitle>
+            Its agent verified the isolation
+            {device.containment.checked_at !== null && (
+              <>
+                {' '}
+                <DateTime value={device.containment.checked_at} relative />
+              </>
+            )}
+            . Only this Hostwatch server (and, in selective isolation, the allowed users and
+            cgroups) can reach it until it is released.
+          </MessageBarBody>
+        </MessageBar>
+      )}
       <ResponseActionsBar device={device} onChanged={onChanged} />
       <div className={styles.body}>
         <DeviceSidebar device={device} />
@@ -102,6 +134,7 @@ function DeviceProfile({ device, onChanged }: DeviceProfileProps) {
             )}
             {tab === 'vulnerabilities' && <VulnerabilitiesTab device={device} />}
             {tab === 'updates' && <MissingUpdatesTab device={device} />}
+            {tab === 'actions' && <DeviceActionsTab device={device} onChanged={onChanged} />}
           </div>
         </section>
       </div>
@@ -117,6 +150,14 @@ export function DevicePage() {
   const missing =
     result.status === 'error' && result.error instanceof ApiError && result.error.status === 404;
   useDocumentTitle(result.status === 'ok' ? result.data.name : missing ? 'Not found' : 'Device');
+  // While an action is on its way, ask again now and then, so its state (and the containment
+  // the agent verifies) shows without a reload.
+  const waiting = result.status === 'ok' && result.data.containment.pending.length > 0;
+  useEffect(() => {
+    if (!waiting) return;
+    const timer = window.setInterval(retry, PENDING_REFRESH_MS);
+    return () => window.clearInterval(timer);
+  }, [waiting, retry]);
 
   if (missing) {
     return <NotFoundPage what="device" />;

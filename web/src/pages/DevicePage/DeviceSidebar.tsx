@@ -13,6 +13,7 @@ import { NotKnown } from '../../components/NotKnown/NotKnown';
 import { PropertyList } from '../../components/PropertyList/PropertyList';
 import type { Property } from '../../components/PropertyList/PropertyList';
 import { formatBytes, formatCount } from '../../lib/format';
+import { ContainmentSection } from './ContainmentSection';
 import {
   DetailsSection,
   DirectorySection,
@@ -122,8 +123,19 @@ function sectionsOf(device: DeviceDetail): Section[] {
             content: <AgentTelemetrySection device={device} />,
           },
         ];
+  const containmentSection: Section[] =
+    device.agent === null
+      ? []
+      : [
+          {
+            value: 'containment',
+            title: 'Containment',
+            content: <ContainmentSection containment={device.containment} />,
+          },
+        ];
   return [
     { value: 'tags', title: 'Tags', content: <TagsSection tags={device.tags} /> },
+    ...containmentSection,
     {
       value: 'security',
       title: 'Security info',

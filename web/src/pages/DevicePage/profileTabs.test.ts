@@ -14,6 +14,7 @@ describe('tabsFor', () => {
       'software',
       'vulnerabilities',
       'updates',
+      'actions',
     ];
     expect(ids('endpoint')).toEqual(endpoint);
     expect(ids('both')).toEqual(endpoint);

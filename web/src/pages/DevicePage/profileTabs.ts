@@ -10,7 +10,8 @@ export type ProfileTabId =
   | 'recommendations'
   | 'software'
   | 'vulnerabilities'
-  | 'updates';
+  | 'updates'
+  | 'actions';
 
 export interface ProfileTab {
   id: ProfileTabId;
@@ -27,6 +28,7 @@ export const PROFILE_TABS: readonly ProfileTab[] = [
   { id: 'software', label: 'Software inventory', endpointOnly: true },
   { id: 'vulnerabilities', label: 'Discovered vulnerabilities', endpointOnly: true },
   { id: 'updates', label: 'Missing updates', endpointOnly: true },
+  { id: 'actions', label: 'Action center', endpointOnly: true },
 ];
 
 export const DEFAULT_TAB: ProfileTabId = 'overview';
