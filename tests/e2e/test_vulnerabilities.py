@@ -40,10 +40,16 @@ def _enrolled_with_werkzeug(stack: Stack) -> str:
         headers=agent,
         json={
             "collected_at": utcnow().isoformat(),
-            "host": {"hostname": "py-web-01"},
+            "host": {
+                "hostname": "py-web-01",
+                "os_family": "linux",
+                "os_name": "Debian GNU/Linux 12 (bookworm)",
+                "os_version": "12",
+            },
             "software": [
                 {"source": "pip", "name": "Werkzeug", "version": "3.0.0"},
                 {"source": "pip", "name": HOSTILE, "version": "1.0"},
+                {"source": "dpkg", "name": "bash", "version": "5.2.15-2+b2"},
             ],
         },
     )
@@ -72,6 +78,15 @@ def test_finding_from_imported_advisories_is_marked_accepted_risk(
     expect(row).to_contain_text(CVSS)
     expect(row).to_contain_text("Werkzeug 3.0.0")
     expect(row).to_contain_text("Open")
+    # Only PyPI advisories are imported: the page says the Debian package was not checked.
+    coverage = page.get_by_test_id("vulnerabilities-coverage")
+    expect(coverage).to_contain_text("Partly assessed")
+    expect(coverage).to_contain_text(
+        "1 Debian package (Debian:12): not checked: no advisories for Debian:12 imported"
+    )
+    expect(coverage).to_contain_text(
+        "2 Python packages (PyPI): checked against advisories for PyPI"
+    )
     table_problems = serious_accessibility_violations(page)
     screenshot(page, f"vulnerabilities-{engine_name}")
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from hostwatch.db.base import utcnow
 from hostwatch.devices.models import Device, Software
-from hostwatch.vulns import exposure, packages, ranges, versions
+from hostwatch.vulns import coverage, exposure, packages, ranges, versions
 from hostwatch.vulns.models import Advisory, AdvisoryLink, Affected, Finding
 from hostwatch.vulns.recommendation_model import (
     ACTIVE,
@@ -333,8 +333,8 @@ def refresh_device(session: Session, device_id: str, now: datetime | None = None
             row.exposure_reduction = total.plus(mine).score() - found.score
         else:
             row.exposure_reduction = found.score - total.minus(mine).score()
-    if session.scalar(select(Advisory.id).limit(1)) is None:
-        # No feed imported yet: the device is not assessed, which is not the same as low.
+    if not coverage.is_assessed(session, device):
+        # No imported feed speaks about any of its software: not assessed, which is not low.
         device.exposure_score = device.exposure_level = None
     else:
         device.exposure_score = found.score
@@ -348,7 +348,9 @@ def refresh_device(session: Session, device_id: str, now: datetime | None = None
         statuses.count(ACTIVE),
         statuses.count(EXCEPTION),
         statuses.count(RESOLVED),
-        f"{found.level} ({found.score})" if device.exposure_level else "not assessed (no feed)",
+        f"{found.level} ({found.score})"
+        if device.exposure_level
+        else "not assessed (no feed covers its software)",
     )
     return RefreshResult(
         statuses.count(ACTIVE), statuses.count(EXCEPTION), statuses.count(RESOLVED), found

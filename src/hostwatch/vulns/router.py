@@ -10,7 +10,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from hostwatch.api.deps import Analyst, Db, Viewer, record_audit
-from hostwatch.vulns import queries, schemas
+from hostwatch.devices.models import Device
+from hostwatch.errors import NotFound
+from hostwatch.vulns import coverage, queries, schemas
 
 router = APIRouter(prefix="/api", tags=["vulnerabilities"])
 
@@ -74,6 +76,21 @@ def list_device_vulnerabilities(
         limit=limit,
         cursor=cursor,
         offset=offset,
+    )
+
+
+@router.get("/devices/{device_id}/vulnerabilities/coverage", response_model=schemas.Coverage)
+def get_device_coverage(
+    device_id: Annotated[str, Path(max_length=36)], _: Viewer, db: Db
+) -> schemas.Coverage:
+    """Which of the device's software the imported feeds can speak about, and which not."""
+    device = db.get(Device, device_id)
+    if device is None:
+        raise NotFound(f"no device {device_id}")
+    groups = coverage.device_groups(db, device)
+    return schemas.Coverage(
+        assessed=any(g.checked for g in groups),
+        groups=[schemas.CoverageGroup(**vars(g)) for g in groups],
     )
 
 

@@ -128,3 +128,21 @@ class FindingPatch(BaseModel):
     expires_at: datetime | None = Field(
         default=None, description="when the marking lapses and the finding is open again"
     )
+
+
+class CoverageGroup(Out):
+    source: str = Field(description="the inventory source: dpkg, pip, npm, windows, os, ...")
+    matched_by: str = Field(
+        description="an OSV ecosystem such as Debian:12, CPE (NVD) or MSRC; empty when none"
+    )
+    items: int
+    checked: bool = Field(description="some imported feed data can match this software")
+    reason: str
+
+
+class Coverage(Out):
+    """What the device's software was checked against: an empty list is 'nothing found' only
+    for the groups checked."""
+
+    assessed: bool = Field(description="at least one group was checked")
+    groups: list[CoverageGroup] = Field(description="largest first")

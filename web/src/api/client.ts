@@ -44,6 +44,7 @@ import type {
   TimelineExportQuery,
   TimelinePage,
   TimelineQuery,
+  Coverage,
   VulnerabilityDetail,
   VulnerabilityListQuery,
   VulnerabilityPage,
@@ -242,6 +243,15 @@ export function listDeviceVulnerabilities(
     `/devices/${encodeURIComponent(deviceId)}/vulnerabilities${queryString({ ...query })}`,
     { signal },
   );
+}
+
+export function getVulnerabilityCoverage(
+  deviceId: string,
+  signal?: AbortSignal,
+): Promise<Coverage> {
+  return request<Coverage>(`/devices/${encodeURIComponent(deviceId)}/vulnerabilities/coverage`, {
+    signal,
+  });
 }
 
 export function getDeviceVulnerability(

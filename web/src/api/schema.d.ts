@@ -697,6 +697,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/devices/{device_id}/vulnerabilities/coverage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Device Coverage
+         * @description Which of the device's software the imported feeds can speak about, and which not.
+         */
+        get: operations["get_device_coverage_api_devices__device_id__vulnerabilities_coverage_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/devices/{device_id}/vulnerabilities/{finding_id}": {
         parameters: {
             query?: never;
@@ -1437,6 +1457,45 @@ export interface components {
              * @description why a containment is not as expected
              */
             problems?: string[];
+        };
+        /**
+         * Coverage
+         * @description What the device's software was checked against: an empty list is 'nothing found' only
+         *     for the groups checked.
+         */
+        Coverage: {
+            /**
+             * Assessed
+             * @description at least one group was checked
+             */
+            assessed: boolean;
+            /**
+             * Groups
+             * @description largest first
+             */
+            groups: components["schemas"]["CoverageGroup"][];
+        };
+        /** CoverageGroup */
+        CoverageGroup: {
+            /**
+             * Source
+             * @description the inventory source: dpkg, pip, npm, windows, os, ...
+             */
+            source: string;
+            /**
+             * Matched By
+             * @description an OSV ecosystem such as Debian:12, CPE (NVD) or MSRC; empty when none
+             */
+            matched_by: string;
+            /** Items */
+            items: number;
+            /**
+             * Checked
+             * @description some imported feed data can match this software
+             */
+            checked: boolean;
+            /** Reason */
+            reason: string;
         };
         /** DeviceDetail */
         DeviceDetail: {
@@ -4852,6 +4911,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["VulnerabilityPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_device_coverage_api_devices__device_id__vulnerabilities_coverage_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                device_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Coverage"];
                 };
             };
             /** @description Validation Error */

@@ -54,6 +54,9 @@ export type SoftwareVulnerability = Schemas['SoftwareVulnerability'];
 /** One finding in the discovered vulnerabilities list; with `fields`, only those are present. */
 export type VulnerabilityItem = Schemas['VulnerabilityItem'];
 export type VulnerabilityPage = Schemas['VulnerabilityPage'];
+/** What the device's software was checked against, per kind of software. */
+export type Coverage = Schemas['Coverage'];
+export type CoverageGroup = Schemas['CoverageGroup'];
 export type VulnerabilityDetail = Schemas['VulnerabilityDetail'];
 export type VulnerabilityListQuery = NonNullable<
   operations['list_device_vulnerabilities_api_devices__device_id__vulnerabilities_get']['parameters']['query']

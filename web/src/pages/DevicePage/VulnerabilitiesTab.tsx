@@ -1,8 +1,19 @@
-import { Badge, Body1, Field, Select, makeStyles, tokens } from '@fluentui/react-components';
+import {
+  Badge,
+  Body1,
+  Field,
+  MessageBar,
+  MessageBarBody,
+  MessageBarTitle,
+  Select,
+  makeStyles,
+  tokens,
+} from '@fluentui/react-components';
 import { useId } from 'react';
 
-import { listDeviceVulnerabilities } from '../../api/client';
+import { getVulnerabilityCoverage, listDeviceVulnerabilities } from '../../api/client';
 import type {
+  Coverage,
   DeviceDetail,
   FindingStatus,
   MatchStatus,
@@ -33,6 +44,7 @@ import {
   vulnSeverityLabel,
 } from '../../lib/vulnLabels';
 import { VulnerabilityFlyout } from './VulnerabilityFlyout';
+import { coverageLines, emptyText } from './coverageText';
 
 const useStyles = makeStyles({
   empty: {
@@ -42,7 +54,36 @@ const useStyles = makeStyles({
   },
   filter: { minWidth: '150px' },
   mono: { fontFamily: tokens.fontFamilyMonospace, fontSize: tokens.fontSizeBase200 },
+  coverage: { marginBottom: tokens.spacingVerticalM },
+  coverageList: { margin: 0, paddingLeft: tokens.spacingHorizontalXL },
 });
+
+/** What the list was checked against: software no imported feed covers is named, so an empty
+ * or short list is never read as a clean device. */
+function CoverageNote({ coverage }: { coverage: Coverage }) {
+  const styles = useStyles();
+  const { checked, unchecked } = coverageLines(coverage);
+  if (unchecked.length === 0) {
+    return null;
+  }
+  return (
+    <MessageBar intent="warning" className={styles.coverage} data-testid="vulnerabilities-coverage">
+      <MessageBarBody>
+        <MessageBarTitle>
+          {checked.length === 0 ? 'Not assessed' : 'Partly assessed'}
+        </MessageBarTitle>
+        <ul className={styles.coverageList}>
+          {unchecked.map((line) => (
+            <li key={line}>{line}</li>
+          ))}
+          {checked.map((line) => (
+            <li key={line}>{line}</li>
+          ))}
+        </ul>
+      </MessageBarBody>
+    </MessageBar>
+  );
+}
 
 const SORTS: readonly VulnerabilitySort[] = [
   '-cvss_score',
@@ -266,10 +307,16 @@ export function VulnerabilitiesTab({ device }: { device: DeviceDetail }) {
     (signal) => listDeviceVulnerabilities(device.id, query, signal),
     [device.id, JSON.stringify(query)],
   );
+  const [coverageResult] = useApiQuery(
+    (signal) => getVulnerabilityCoverage(device.id, signal),
+    [device.id],
+  );
+  const coverage = coverageResult.status === 'ok' ? coverageResult.data : null;
   const filtered = hasActiveFilters(state);
 
   return (
     <>
+      {coverage && <CoverageNote coverage={coverage} />}
       <DataTable
         tableId="device.vulnerabilities"
         label="Discovered vulnerabilities"
@@ -335,9 +382,7 @@ export function VulnerabilitiesTab({ device }: { device: DeviceDetail }) {
         }
         empty={
           <Body1 className={styles.empty} data-testid="vulnerabilities-empty">
-            {filtered
-              ? 'No vulnerabilities match these filters.'
-              : 'No known vulnerabilities: no imported advisory matches this device’s software.'}
+            {emptyText(coverage, filtered)}
           </Body1>
         }
       />
