@@ -535,3 +535,21 @@ def test_agent_cannot_lock_itself_out(tmp_path: Path) -> None:
     assert agent_runs_other == {"rc": 0}
     assert status == {"restricted": True, "problems": []}
     assert run_from_stranger(str(other))[0] == 0  # the agent gone, its group closed
+
+
+def test_restriction_refuses_a_relative_allowed_path(
+    make: Callable[..., AppRestriction], scope: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'' or 'x' would resolve against the agent's working directory: '' allowed all of it."""
+    modified = modified_copy(TRUE, scope / "modified")
+    monkeypatch.chdir(scope)
+    restricted = make()
+
+    for raw in ("", "modified", "sub/../modified"):
+        params = protocol.RestrictParameters(scope=[str(scope)], allow_paths=[raw])
+        with pytest.raises(RestrictionError, match=f"^allow_paths: {raw!r} is not an absolute"):
+            restricted.apply(params)
+
+    assert restricted.status() == (False, [])
+    assert not restricted.state_file.exists()
+    assert run_from_stranger(str(modified))[0] == 0

@@ -440,6 +440,11 @@ class AppRestriction:
 
     def apply(self, params: protocol.RestrictParameters) -> dict[str, Any]:
         """Starts enforcing `params` (replacing what was enforced before) and persists them."""
+        for raw in params.allow_paths:
+            # realpath would resolve it against the agent's working directory ('' to the
+            # directory itself, '/' for a service), allowing everything below it.
+            if not os.path.isabs(raw):
+                raise RestrictionError(f"allow_paths: {raw!r} is not an absolute path")
         roots, mode = plan_scope(list(params.scope))
         if not roots:
             raise RestrictionError("no filesystem to restrict: /proc/self/mountinfo lists none")
