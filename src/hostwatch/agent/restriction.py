@@ -59,6 +59,13 @@ ACTION_TYPE = "ExecutionBlocked"
 # `bash < x.sh`) is not refused: the interpreter opens it for reading, not for exec. Covering
 # it would need FAN_OPEN_PERM on every open, which puts each file open on the machine through
 # this loop; the interpreter itself must still be allowed.
+# Limitation: the dynamic loader run as a program (`/lib64/ld-linux-x86-64.so.2 ./prog`) is
+# a packaged file and starts; it then maps ./prog with plain opens and mmap, which raise no
+# exec event, so any program (or library, with LD_PRELOAD) runs that way. Mounting the
+# writable places noexec stops it (the loader cannot map code from a noexec mount).
+# Limitation: a program written into a memfd (memfd_create, then fexecve or exec of
+# /proc/self/fd/N) lives on the kernel's internal shmem mount, which fanotify cannot mark, so
+# it starts unchecked. The sysctl vm.memfd_noexec=2 (Linux 6.3+) refuses executable memfds.
 MASK = fanotify.FAN_OPEN_EXEC_PERM
 
 Sink = Callable[[list[protocol.AgentEvent]], None]
@@ -135,6 +142,11 @@ class Policy:
             self._cache.clear()  # dpkg installed or removed something
             self._generation = self.packages.generation
         # ctime too: mtime can be set back by anyone who can write the file, ctime cannot.
+        # Limitation: the key trusts ctime to change with the content. With Linux 6.13+
+        # multigrain timestamps (ext4, xfs, btrfs, tmpfs) it does, since our fstat asks for
+        # it (300 same-size rewrites between execs, each refused, ext4 on 6.18); with coarse
+        # timestamps a same-size rewrite in the clock tick after an allowed exec reuses that
+        # verdict.
         key = (path, st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
         verdict = self._cache.get(key)
         if verdict is None:
@@ -147,6 +159,9 @@ class Policy:
     def _decide(self, fd: int, path: str) -> Verdict:
         if path in self.agent:
             return Verdict(True, "the agent", path)
+        # A path allowance trusts the path, not the content: whoever can write an allowed
+        # file (or into an allowed directory) can run anything through it. A symlink to it
+        # runs (the kernel opens the target); a hard link elsewhere does not (its own path).
         if path in self.allow_files or path.startswith(self.allow_dirs):
             return Verdict(True, "allowed path", path)
         expected = self.packages.expected_md5(path) if self.packages.available else None
