@@ -12,7 +12,8 @@ What stays allowed, and why:
 - DNS, only to the resolvers the caller names (`dns`): a server addressed by host name needs
   them, a server addressed by IP gets none, since DNS is a common tunnel out of a contained host;
 - DHCP (v4 and v6) and IPv6 neighbour discovery, without which the device loses its address or
-  its IPv6 neighbours and with them the server.
+  its IPv6 neighbours and with them the server; DHCP goes out only to the broadcast address
+  (v4) and the DHCPv6 servers' group ff02::1:2, not to any address (isolation_rules).
 Nothing else: no other established flows, no forwarding.
 
 Selective isolation also lets out the traffic of listed users (`meta skuid`; names are
