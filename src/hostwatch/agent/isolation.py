@@ -27,6 +27,12 @@ it runs in. nft 1.0.6's JSON parser does not know `socket cgroupv2` (and its JSO
 drops the level), so the cgroup rules go in with nft's own syntax, in a second transaction
 into a chain the first one created: until that lands the device is fully isolated, never open.
 
+Limitation: isolation holds against processes without root only. A root process sends and
+receives raw frames through an AF_PACKET socket, which the inet hooks never see (checked in
+two namespaces: a UDP datagram the output chain refused went out that way), and can delete
+the table (put back at the next heartbeat). Chains in the netdev family (ingress, and egress
+from Linux 5.16) on each interface would see those frames; they are not built.
+
 The chains hook at priority -180: after conntrack (-200), so flows have their state, and before
 the usual filter tables (0). A drop is final on a hook whatever other tables say, so another
 table's accept cannot open the device; another table's drop can still block the server.
