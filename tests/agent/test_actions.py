@@ -54,6 +54,42 @@ def test_an_action_past_its_expiry_is_not_run(tmp_path: Path) -> None:
     assert reports == [("a3", "failed", "the action expired before the agent could run it")]
 
 
+def test_expiry_is_read_on_the_servers_clock_not_a_skewed_device_clock(tmp_path: Path) -> None:
+    """A device whose clock runs three days ahead runs an action the server says has an hour
+    left, and one whose clock is behind still refuses an action the server says is past."""
+    now = datetime.now(UTC)
+    server_behind = now - timedelta(days=3)
+    runner = _runner(tmp_path, nft="/nonexistent/nft")
+    runner.start()
+    try:
+        runner.submit(
+            [
+                protocol.PendingAction(
+                    id="s1", type=protocol.ISOLATE, expires_at=server_behind + timedelta(hours=1)
+                )
+            ],
+            server_time=server_behind,
+        )
+        server_ahead = now + timedelta(days=3)
+        runner.submit(
+            [
+                protocol.PendingAction(
+                    id="s2", type=protocol.ISOLATE, expires_at=server_ahead - timedelta(minutes=1)
+                )
+            ],
+            server_time=server_ahead,
+        )
+        runner._queue.join()
+    finally:
+        runner.stop()
+    reports = [(i, r.state, r.message or "") for i, r in runner.pending_reports()]
+
+    assert reports[0] == ("s1", "running", reports[0][2])
+    assert reports[1][:2] == ("s1", "failed")
+    assert "nftables is not installed" in reports[1][2]
+    assert reports[2] == ("s2", "failed", "the action expired before the agent could run it")
+
+
 def test_isolation_without_nftables_fails_with_the_reason(tmp_path: Path) -> None:
     reports = _run(
         _runner(tmp_path, nft="/nonexistent/nft"),
