@@ -553,3 +553,20 @@ def test_restriction_refuses_a_relative_allowed_path(
     assert restricted.status() == (False, [])
     assert not restricted.state_file.exists()
     assert run_from_stranger(str(modified))[0] == 0
+
+
+def test_restriction_evidence_stays_under_the_servers_limit_with_many_allowed_paths(
+    make: Callable[..., AppRestriction], scope: Path
+) -> None:
+    """The most allowed paths a request may carry, long ones: the success report must still be
+    taken, or the action stays running on the server."""
+    from hostwatch.response.service import MAX_EVIDENCE_BYTES
+
+    paths = [str(scope / f"{'p' * 200}-{i:04d}") for i in range(1_000)]
+    params = protocol.RestrictParameters(scope=[str(scope)], allow_paths=paths)
+
+    evidence = make().apply(params)
+
+    assert len(json.dumps(evidence, separators=(",", ":")).encode()) <= MAX_EVIDENCE_BYTES
+    assert evidence["allowed_path_count"] == 1_000
+    assert evidence["allowed_paths"] == sorted(paths)[:50]

@@ -53,6 +53,7 @@ MAX_DIRECTORY_MARKS = 20_000
 MAX_CACHED_VERDICTS = 65_536
 MAX_QUEUED_EVENTS = 10_000
 MAX_PROBLEMS = 16
+EVIDENCE_PATHS = 50  # allowed paths named in the evidence (all are counted)
 EVENT_BATCH = 200
 ACTION_TYPE = "ExecutionBlocked"
 # Limitation: a script run as an argument of an allowed interpreter (`python x.py`, `sh x.sh`,
@@ -495,6 +496,7 @@ class AppRestriction:
             )
         self._persist(params)
         restricted, problems = self.status()
+        allowed = sorted(policy.allow_files) + list(policy.allow_dirs)
         logger.info("app execution restricted on %s: %s marks", mode, len(enforcer.expected))
         return {
             "enforcing": restricted,
@@ -505,7 +507,11 @@ class AppRestriction:
             "marked": sorted(enforcer.expected.values())[:50],
             "package_files": packaged,
             "allowed_sha256": len(policy.allow_sha256),
-            "allowed_paths": sorted(policy.allow_files) + list(policy.allow_dirs),
+            # At most EVIDENCE_PATHS: 1,000 allowed paths (each kept as given and resolved)
+            # made evidence past the server's limit, which refused the success report and
+            # left the action running.
+            "allowed_paths": allowed[:EVIDENCE_PATHS],
+            "allowed_path_count": len(allowed),
             "agent_files": sorted(agent),
             "state_file": str(self.state_file),
             "problems": problems,
