@@ -3,6 +3,7 @@ disk until the server has them. Isolation and restriction themselves have their 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -129,3 +130,25 @@ def test_unsent_reports_survive_a_restart_until_sent(tmp_path: Path) -> None:
 def test_damaged_reports_file_is_reported_not_fatal(tmp_path: Path) -> None:
     (tmp_path / REPORTS_FILE).write_text("{not json", encoding="utf-8")
     assert _runner(tmp_path).pending_reports() == []
+
+
+def test_a_success_the_server_refuses_as_invalid_becomes_a_failure_saying_why(
+    tmp_path: Path,
+) -> None:
+    """Else the server, which heard 'running', shows the action running for good."""
+    runner = _runner(tmp_path, nft="/nonexistent/nft")
+    runner._report("r1", "running", "started")
+    runner._report("r1", "succeeded", None, {"rules": 11})
+    runner._report("r2", "succeeded", None, {"rules": 11})
+    running, success, cancelled = runner.pending_reports()
+    runner.sent(*running)
+
+    runner.refused(*success, 422, "evidence: too large")
+    runner.refused(*cancelled, 409, "action r2 is cancelled and takes no more reports")
+
+    reports = [(i, r.state, r.message, r.evidence) for i, r in runner.pending_reports()]
+    assert reports == [
+        ("r1", "failed", "the server refused the agent's success report: evidence: too large", {})
+    ]
+    kept = json.loads((tmp_path / REPORTS_FILE).read_text(encoding="utf-8"))
+    assert [(r["id"], r["report"]["state"]) for r in kept] == [("r1", "failed")]

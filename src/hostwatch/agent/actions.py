@@ -238,6 +238,20 @@ class ActionRunner:
         with self._lock:
             return list(self._reports)
 
+    def refused(
+        self, action_id: str, report: protocol.ActionReport, status: int, detail: str
+    ) -> None:
+        """The server refused this report for good: forget it. A success it refused as invalid
+        (422: evidence too large, say) becomes a failure saying why, since the server keeps an
+        action it heard `running` of in that state until it hears a result."""
+        self.sent(action_id, report)
+        if report.state == "succeeded" and status == 422:
+            self._report(
+                action_id,
+                "failed",
+                f"the server refused the agent's success report: {detail}"[:2000],
+            )
+
     def sent(self, action_id: str, report: protocol.ActionReport) -> None:
         """The server has this report (or refused it for good): forget it."""
         with self._lock:

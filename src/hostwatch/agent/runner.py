@@ -506,6 +506,8 @@ class AgentRunner:
                     action_id,
                     exc.detail,
                 )
+                self._actions.refused(action_id, report, exc.status, exc.detail)
+                continue
             else:
                 logger.debug("action %s reported %s; now %s", action_id, report.state, result.state)
             self._actions.sent(action_id, report)
