@@ -3,6 +3,7 @@ disk until the server has them. Isolation and restriction themselves have their 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -54,6 +55,42 @@ def test_an_action_past_its_expiry_is_not_run(tmp_path: Path) -> None:
     assert reports == [("a3", "failed", "the action expired before the agent could run it")]
 
 
+def test_expiry_is_read_on_the_servers_clock_not_a_skewed_device_clock(tmp_path: Path) -> None:
+    """A device whose clock runs three days ahead runs an action the server says has an hour
+    left, and one whose clock is behind still refuses an action the server says is past."""
+    now = datetime.now(UTC)
+    server_behind = now - timedelta(days=3)
+    runner = _runner(tmp_path, nft="/nonexistent/nft")
+    runner.start()
+    try:
+        runner.submit(
+            [
+                protocol.PendingAction(
+                    id="s1", type=protocol.ISOLATE, expires_at=server_behind + timedelta(hours=1)
+                )
+            ],
+            server_time=server_behind,
+        )
+        server_ahead = now + timedelta(days=3)
+        runner.submit(
+            [
+                protocol.PendingAction(
+                    id="s2", type=protocol.ISOLATE, expires_at=server_ahead - timedelta(minutes=1)
+                )
+            ],
+            server_time=server_ahead,
+        )
+        runner._queue.join()
+    finally:
+        runner.stop()
+    reports = [(i, r.state, r.message or "") for i, r in runner.pending_reports()]
+
+    assert reports[0] == ("s1", "running", reports[0][2])
+    assert reports[1][:2] == ("s1", "failed")
+    assert "nftables is not installed" in reports[1][2]
+    assert reports[2] == ("s2", "failed", "the action expired before the agent could run it")
+
+
 def test_isolation_without_nftables_fails_with_the_reason(tmp_path: Path) -> None:
     reports = _run(
         _runner(tmp_path, nft="/nonexistent/nft"),
@@ -93,3 +130,25 @@ def test_unsent_reports_survive_a_restart_until_sent(tmp_path: Path) -> None:
 def test_damaged_reports_file_is_reported_not_fatal(tmp_path: Path) -> None:
     (tmp_path / REPORTS_FILE).write_text("{not json", encoding="utf-8")
     assert _runner(tmp_path).pending_reports() == []
+
+
+def test_a_success_the_server_refuses_as_invalid_becomes_a_failure_saying_why(
+    tmp_path: Path,
+) -> None:
+    """Else the server, which heard 'running', shows the action running for good."""
+    runner = _runner(tmp_path, nft="/nonexistent/nft")
+    runner._report("r1", "running", "started")
+    runner._report("r1", "succeeded", None, {"rules": 11})
+    runner._report("r2", "succeeded", None, {"rules": 11})
+    running, success, cancelled = runner.pending_reports()
+    runner.sent(*running)
+
+    runner.refused(*success, 422, "evidence: too large")
+    runner.refused(*cancelled, 409, "action r2 is cancelled and takes no more reports")
+
+    reports = [(i, r.state, r.message, r.evidence) for i, r in runner.pending_reports()]
+    assert reports == [
+        ("r1", "failed", "the server refused the agent's success report: evidence: too large", {})
+    ]
+    kept = json.loads((tmp_path / REPORTS_FILE).read_text(encoding="utf-8"))
+    assert [(r["id"], r["report"]["state"]) for r in kept] == [("r1", "failed")]

@@ -290,6 +290,63 @@ def test_isolation_full_keeps_only_the_server_and_release_restores(pair: Pair) -
     assert again["detail"] == "no isolation was in place"
 
 
+UDP_LISTEN = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+print("ready", flush=True)
+s.settimeout(float(sys.argv[2]))
+try:
+    print(s.recvfrom(100)[0].decode(), flush=True)
+except OSError:
+    print("NOTHING", flush=True)
+"""
+
+UDP_SEND = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, sys.argv[4].encode())
+s.bind(("0.0.0.0", int(sys.argv[1])))
+try:
+    s.sendto(sys.argv[5].encode(), (sys.argv[2], int(sys.argv[3])))
+except OSError as exc:
+    print("FAILED", exc)
+"""
+
+
+def _udp(pair: Pair, sport: int, to: str, dport: int, text: str) -> str:
+    """What a listener on B's port `dport` receives of one datagram A sends from `sport`."""
+    listener = subprocess.Popen(
+        [*pair.enter(pair.b), PYTHON, "-c", UDP_LISTEN, str(dport), "2.0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert listener.stdout is not None and listener.stdout.readline().strip() == "ready"
+        device = "hwa" + pair.a.rsplit("-", 1)[1]
+        _run(*pair.enter(pair.a), PYTHON, "-c", UDP_SEND, str(sport), to, str(dport), device, text)
+        return listener.communicate(timeout=10)[0].strip()
+    finally:
+        listener.kill()
+        listener.wait()
+
+
+@needs_netns
+def test_isolation_lets_dhcp_out_only_as_broadcast(pair: Pair) -> None:
+    """From port 68 to port 67 of any address was a way out of isolation for a root process."""
+    pair.apply("full")
+
+    assert _udp(pair, 68, pair.b_ip, 67, "unicast-leak") == "NOTHING"
+    assert _udp(pair, 68, "255.255.255.255", 67, "discover") == "discover"
+    assert _udp(pair, 12345, "255.255.255.255", 67, "other-port") == "NOTHING"
+
+    pair.isolation("release")
+
+    assert _udp(pair, 68, pair.b_ip, 67, "after-release") == "after-release"
+
+
 @needs_netns
 def test_isolation_cuts_a_connection_open_before_it(pair: Pair) -> None:
     # A client in B keeps one connection to A's service open across the isolation.

@@ -535,3 +535,38 @@ def test_agent_cannot_lock_itself_out(tmp_path: Path) -> None:
     assert agent_runs_other == {"rc": 0}
     assert status == {"restricted": True, "problems": []}
     assert run_from_stranger(str(other))[0] == 0  # the agent gone, its group closed
+
+
+def test_restriction_refuses_a_relative_allowed_path(
+    make: Callable[..., AppRestriction], scope: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'' or 'x' would resolve against the agent's working directory: '' allowed all of it."""
+    modified = modified_copy(TRUE, scope / "modified")
+    monkeypatch.chdir(scope)
+    restricted = make()
+
+    for raw in ("", "modified", "sub/../modified"):
+        params = protocol.RestrictParameters(scope=[str(scope)], allow_paths=[raw])
+        with pytest.raises(RestrictionError, match=f"^allow_paths: {raw!r} is not an absolute"):
+            restricted.apply(params)
+
+    assert restricted.status() == (False, [])
+    assert not restricted.state_file.exists()
+    assert run_from_stranger(str(modified))[0] == 0
+
+
+def test_restriction_evidence_stays_under_the_servers_limit_with_many_allowed_paths(
+    make: Callable[..., AppRestriction], scope: Path
+) -> None:
+    """The most allowed paths a request may carry, long ones: the success report must still be
+    taken, or the action stays running on the server."""
+    from hostwatch.response.service import MAX_EVIDENCE_BYTES
+
+    paths = [str(scope / f"{'p' * 200}-{i:04d}") for i in range(1_000)]
+    params = protocol.RestrictParameters(scope=[str(scope)], allow_paths=paths)
+
+    evidence = make().apply(params)
+
+    assert len(json.dumps(evidence, separators=(",", ":")).encode()) <= MAX_EVIDENCE_BYTES
+    assert evidence["allowed_path_count"] == 1_000
+    assert evidence["allowed_paths"] == sorted(paths)[:50]

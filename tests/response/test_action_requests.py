@@ -154,3 +154,42 @@ def test_the_action_center_refuses_bad_filters(setup: Setup) -> None:
     assert (
         setup.api.client.get("/api/actions/no-such-action", headers=setup.viewer).status_code == 404
     )
+
+
+def test_hostile_containment_parameters_get_422_naming_the_field(setup: Setup) -> None:
+    """Values the agent would refuse only on the device (or, for paths, resolve against its
+    working directory: '' would allow that whole directory) are refused at the request."""
+    isolate_cases = [
+        ({"allow_cgroups": ["system.slice/../../etc"]}, "parameters.allow_cgroups"),
+        ({"allow_cgroups": ['mail"; flush ruleset; "']}, "parameters.allow_cgroups"),
+        ({"allow_cgroups": ["mail\nadd rule inet x y accept"]}, "parameters.allow_cgroups"),
+        ({"allow_cgroups": [""]}, "parameters.allow_cgroups"),
+        ({"allow_users": ["root; flush ruleset"]}, "parameters.allow_users"),
+        ({"allow_users": ["mail user"]}, "parameters.allow_users"),
+        ({"allow_users": [""]}, "parameters.allow_users"),
+        ({"allow_users": ["4294967295"]}, "parameters.allow_users"),
+    ]
+    for parameters, field in isolate_cases:
+        response = setup.request(parameters={"mode": "selective", **parameters})
+        assert response.status_code == 422, (parameters, response.text)
+        assert _fields(response) == [field], parameters
+    restrict_cases = [
+        ({"allow_paths": [""]}, "parameters.allow_paths"),
+        ({"allow_paths": ["usr/local/bin/tool"]}, "parameters.allow_paths"),
+        ({"scope": ["tmp"]}, "parameters.scope"),
+    ]
+    for parameters, field in restrict_cases:
+        response = setup.request("restrict_app_execution", parameters=parameters)
+        assert response.status_code == 422, (parameters, response.text)
+        assert _fields(response) == [field], parameters
+    fine = setup.request(
+        parameters={
+            "mode": "selective",
+            "allow_users": ["mail", "1000"],
+            "allow_cgroups": ["/system.slice/postfix.service"],
+        }
+    )
+    assert fine.status_code == 201, fine.text
+    assert fine.json()["parameters"]["allow_cgroups"] == ["/system.slice/postfix.service"]
+    listed = setup.api.client.get("/api/actions", headers=setup.viewer).json()
+    assert listed["total"] == 1

@@ -114,11 +114,19 @@ class ActionRunner:
 
     # Work from the server
 
-    def submit(self, actions: list[protocol.PendingAction]) -> None:
+    def submit(
+        self, actions: list[protocol.PendingAction], server_time: datetime | None = None
+    ) -> None:
+        """Queue the actions of a heartbeat answer. `server_time` is the answer's: expiries are
+        the server's times, so they are moved to this device's clock, which may be off by
+        days (a device ahead of the server would otherwise refuse every action as expired)."""
+        offset = server_time - _now() if server_time is not None else None
         for action in actions:
             # The server hands an action out once; a repeat (a retried answer) is ignored.
             if action.id in self._seen:
                 continue
+            if offset is not None and action.expires_at is not None:
+                action = action.model_copy(update={"expires_at": action.expires_at - offset})
             self._seen.add(action.id)
             logger.info("action %s (%s) received", action.id, action.type)
             self._queue.put(action)
@@ -229,6 +237,20 @@ class ActionRunner:
     def pending_reports(self) -> list[tuple[str, protocol.ActionReport]]:
         with self._lock:
             return list(self._reports)
+
+    def refused(
+        self, action_id: str, report: protocol.ActionReport, status: int, detail: str
+    ) -> None:
+        """The server refused this report for good: forget it. A success it refused as invalid
+        (422: evidence too large, say) becomes a failure saying why, since the server keeps an
+        action it heard `running` of in that state until it hears a result."""
+        self.sent(action_id, report)
+        if report.state == "succeeded" and status == 422:
+            self._report(
+                action_id,
+                "failed",
+                f"the server refused the agent's success report: {detail}"[:2000],
+            )
 
     def sent(self, action_id: str, report: protocol.ActionReport) -> None:
         """The server has this report (or refused it for good): forget it."""

@@ -12,7 +12,8 @@ What stays allowed, and why:
 - DNS, only to the resolvers the caller names (`dns`): a server addressed by host name needs
   them, a server addressed by IP gets none, since DNS is a common tunnel out of a contained host;
 - DHCP (v4 and v6) and IPv6 neighbour discovery, without which the device loses its address or
-  its IPv6 neighbours and with them the server.
+  its IPv6 neighbours and with them the server; DHCP goes out only to the broadcast address
+  (v4) and the DHCPv6 servers' group ff02::1:2, not to any address (isolation_rules).
 Nothing else: no other established flows, no forwarding.
 
 Selective isolation also lets out the traffic of listed users (`meta skuid`; names are
@@ -25,6 +26,12 @@ executable, so an application is allowed by the user it runs as or the cgroup (s
 it runs in. nft 1.0.6's JSON parser does not know `socket cgroupv2` (and its JSON listing
 drops the level), so the cgroup rules go in with nft's own syntax, in a second transaction
 into a chain the first one created: until that lands the device is fully isolated, never open.
+
+Limitation: isolation holds against processes without root only. A root process sends and
+receives raw frames through an AF_PACKET socket, which the inet hooks never see (checked in
+two namespaces: a UDP datagram the output chain refused went out that way), and can delete
+the table (put back at the next heartbeat). Chains in the netdev family (ingress, and egress
+from Linux 5.16) on each interface would see those frames; they are not built.
 
 The chains hook at priority -180: after conntrack (-200), so flows have their state, and before
 the usual filter tables (0). A drop is final on a hook whatever other tables say, so another

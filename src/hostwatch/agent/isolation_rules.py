@@ -103,7 +103,16 @@ def build_ruleset(
                     ACCEPT,
                 ]
             )
-    for client, server_port in ((68, 67), (546, 547)):  # DHCP, DHCPv6
+    # DHCP and DHCPv6. Out only to the link's broadcast and DHCPv6 servers' multicast group:
+    # to any address, source port 68 to port 67 was a UDP channel to anywhere for a root
+    # process. A v4 lease is then renewed by broadcast at its rebinding time (T2) rather
+    # than by unicast at T1.
+    # Limitation: replies come from a server the agent does not know, to a port only root
+    # may bind, so anyone may still send to ports 68 and 546 from 67 and 547.
+    for ip, client, server_port, to in (
+        ("ip", 68, 67, "255.255.255.255"),
+        ("ip6", 546, 547, "ff02::1:2"),
+    ):
         inbound.append(
             [
                 _match(_payload("udp", "sport"), server_port),
@@ -113,6 +122,7 @@ def build_ruleset(
         )
         outbound.append(
             [
+                _match(_payload(ip, "daddr"), to),
                 _match(_payload("udp", "sport"), client),
                 _match(_payload("udp", "dport"), server_port),
                 ACCEPT,

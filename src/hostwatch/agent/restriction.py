@@ -53,12 +53,20 @@ MAX_DIRECTORY_MARKS = 20_000
 MAX_CACHED_VERDICTS = 65_536
 MAX_QUEUED_EVENTS = 10_000
 MAX_PROBLEMS = 16
+EVIDENCE_PATHS = 50  # allowed paths named in the evidence (all are counted)
 EVENT_BATCH = 200
 ACTION_TYPE = "ExecutionBlocked"
 # Limitation: a script run as an argument of an allowed interpreter (`python x.py`, `sh x.sh`,
 # `bash < x.sh`) is not refused: the interpreter opens it for reading, not for exec. Covering
 # it would need FAN_OPEN_PERM on every open, which puts each file open on the machine through
 # this loop; the interpreter itself must still be allowed.
+# Limitation: the dynamic loader run as a program (`/lib64/ld-linux-x86-64.so.2 ./prog`) is
+# a packaged file and starts; it then maps ./prog with plain opens and mmap, which raise no
+# exec event, so any program (or library, with LD_PRELOAD) runs that way. Mounting the
+# writable places noexec stops it (the loader cannot map code from a noexec mount).
+# Limitation: a program written into a memfd (memfd_create, then fexecve or exec of
+# /proc/self/fd/N) lives on the kernel's internal shmem mount, which fanotify cannot mark, so
+# it starts unchecked. The sysctl vm.memfd_noexec=2 (Linux 6.3+) refuses executable memfds.
 MASK = fanotify.FAN_OPEN_EXEC_PERM
 
 Sink = Callable[[list[protocol.AgentEvent]], None]
@@ -135,6 +143,11 @@ class Policy:
             self._cache.clear()  # dpkg installed or removed something
             self._generation = self.packages.generation
         # ctime too: mtime can be set back by anyone who can write the file, ctime cannot.
+        # Limitation: the key trusts ctime to change with the content. With Linux 6.13+
+        # multigrain timestamps (ext4, xfs, btrfs, tmpfs) it does, since our fstat asks for
+        # it (300 same-size rewrites between execs, each refused, ext4 on 6.18); with coarse
+        # timestamps a same-size rewrite in the clock tick after an allowed exec reuses that
+        # verdict.
         key = (path, st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
         verdict = self._cache.get(key)
         if verdict is None:
@@ -147,6 +160,9 @@ class Policy:
     def _decide(self, fd: int, path: str) -> Verdict:
         if path in self.agent:
             return Verdict(True, "the agent", path)
+        # A path allowance trusts the path, not the content: whoever can write an allowed
+        # file (or into an allowed directory) can run anything through it. A symlink to it
+        # runs (the kernel opens the target); a hard link elsewhere does not (its own path).
         if path in self.allow_files or path.startswith(self.allow_dirs):
             return Verdict(True, "allowed path", path)
         expected = self.packages.expected_md5(path) if self.packages.available else None
@@ -440,6 +456,11 @@ class AppRestriction:
 
     def apply(self, params: protocol.RestrictParameters) -> dict[str, Any]:
         """Starts enforcing `params` (replacing what was enforced before) and persists them."""
+        for raw in params.allow_paths:
+            # realpath would resolve it against the agent's working directory ('' to the
+            # directory itself, '/' for a service), allowing everything below it.
+            if not os.path.isabs(raw):
+                raise RestrictionError(f"allow_paths: {raw!r} is not an absolute path")
         roots, mode = plan_scope(list(params.scope))
         if not roots:
             raise RestrictionError("no filesystem to restrict: /proc/self/mountinfo lists none")
@@ -475,6 +496,7 @@ class AppRestriction:
             )
         self._persist(params)
         restricted, problems = self.status()
+        allowed = sorted(policy.allow_files) + list(policy.allow_dirs)
         logger.info("app execution restricted on %s: %s marks", mode, len(enforcer.expected))
         return {
             "enforcing": restricted,
@@ -485,7 +507,11 @@ class AppRestriction:
             "marked": sorted(enforcer.expected.values())[:50],
             "package_files": packaged,
             "allowed_sha256": len(policy.allow_sha256),
-            "allowed_paths": sorted(policy.allow_files) + list(policy.allow_dirs),
+            # At most EVIDENCE_PATHS: 1,000 allowed paths (each kept as given and resolved)
+            # made evidence past the server's limit, which refused the success report and
+            # left the action running.
+            "allowed_paths": allowed[:EVIDENCE_PATHS],
+            "allowed_path_count": len(allowed),
             "agent_files": sorted(agent),
             "state_file": str(self.state_file),
             "problems": problems,

@@ -401,7 +401,7 @@ class AgentRunner:
             self._interval = float(max(1, answer.heartbeat_interval))
         self._next_contact = time.monotonic() + self._interval
         if answer.actions and self._actions is not None:
-            self._actions.submit(answer.actions)
+            self._actions.submit(answer.actions, answer.server_time)
         if not self._send_reports():
             return
         if answer.inventory_due:
@@ -506,6 +506,8 @@ class AgentRunner:
                     action_id,
                     exc.detail,
                 )
+                self._actions.refused(action_id, report, exc.status, exc.detail)
+                continue
             else:
                 logger.debug("action %s reported %s; now %s", action_id, report.state, result.state)
             self._actions.sent(action_id, report)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from sqlalchemy import and_, case, select, update
 from sqlalchemy.orm import Session
 
@@ -36,10 +37,59 @@ class _NoParameters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# nft's own syntax, where cgroup paths go, has no escape for these (agent/isolation.py).
+_CGROUP_UNSAFE = re.compile(r'["\\\x00-\x1f\x7f]')
+# Whitespace, control characters and the passwd separator are in no user name a device has.
+_USER_UNSAFE = re.compile(r"[\s\x00-\x1f\x7f:]")
+
+
+class _IsolateRequest(protocol.IsolateParameters):
+    """What a user may ask for: the agent refuses these values too, but only once the action
+    reached the device; the server names the field at once."""
+
+    @field_validator("allow_users")
+    @classmethod
+    def _users(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not value or _USER_UNSAFE.search(value):
+                raise ValueError(
+                    f"{value!r} is not a user name or uid (empty, or has whitespace, control "
+                    "characters or ':')"
+                )
+            if value.isdigit() and int(value) > 2**32 - 2:
+                raise ValueError(f"{value!r} is not a valid uid")
+        return values
+
+    @field_validator("allow_cgroups")
+    @classmethod
+    def _cgroups(cls, values: list[str]) -> list[str]:
+        for value in values:
+            parts = value.strip("/").split("/")
+            if _CGROUP_UNSAFE.search(value) or {"", ".", ".."} & set(parts):
+                raise ValueError(
+                    f"{value!r} is not a cgroup path nftables can take (a path under the cgroup "
+                    "root without quotes, backslashes, control characters, '.' or '..')"
+                )
+        return values
+
+
+class _RestrictRequest(protocol.RestrictParameters):
+    """Paths resolve on the device; a relative one (or an empty one) would resolve against the
+    agent's working directory, '' to the directory itself, so only absolute paths are taken."""
+
+    @field_validator("allow_paths", "scope")
+    @classmethod
+    def _absolute(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not value.startswith("/"):
+                raise ValueError(f"{value!r} is not an absolute path")
+        return values
+
+
 _PARAMETERS: dict[str, type[BaseModel]] = {
-    protocol.ISOLATE: protocol.IsolateParameters,
+    protocol.ISOLATE: _IsolateRequest,
     protocol.RELEASE_ISOLATION: _NoParameters,
-    protocol.RESTRICT_APP_EXECUTION: protocol.RestrictParameters,
+    protocol.RESTRICT_APP_EXECUTION: _RestrictRequest,
     protocol.REMOVE_APP_RESTRICTION: _NoParameters,
 }
 
