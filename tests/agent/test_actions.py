@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hostwatch import protocol
-from hostwatch.agent.actions import REPORTS_FILE, ActionRunner
+from hostwatch.agent.actions import REPORTS_FILE, RUNNING_FILE, ActionRunner
 from hostwatch.agent.isolation import Isolation
 
 
@@ -152,3 +152,26 @@ def test_a_success_the_server_refuses_as_invalid_becomes_a_failure_saying_why(
     ]
     kept = json.loads((tmp_path / REPORTS_FILE).read_text(encoding="utf-8"))
     assert [(r["id"], r["report"]["state"]) for r in kept] == [("r1", "failed")]
+
+
+def test_an_action_cut_short_by_a_stop_is_reported_failed_on_the_next_start(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / RUNNING_FILE).write_text('{"id": "a9", "type": "isolate"}', encoding="utf-8")
+    runner = _runner(tmp_path)
+    runner.start()
+    runner.stop()
+
+    [(action_id, report)] = runner.pending_reports()
+    assert (action_id, report.state) == ("a9", "failed")
+    assert (report.message or "").startswith("the agent stopped while running this isolate")
+    assert not (tmp_path / RUNNING_FILE).exists()
+
+
+def test_a_finished_action_leaves_no_running_record(tmp_path: Path) -> None:
+    _run(_runner(tmp_path), protocol.PendingAction(id="a10", type="nothing"))
+    assert not (tmp_path / RUNNING_FILE).exists()
+    assert [(i, r.state) for i, r in _runner(tmp_path).pending_reports()] == [
+        ("a10", "running"),
+        ("a10", "failed"),
+    ]

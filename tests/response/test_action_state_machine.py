@@ -10,6 +10,7 @@ from sqlalchemy import update
 from hostwatch.db.base import utcnow
 from hostwatch.db.engine import transaction
 from hostwatch.response.models import Action
+from hostwatch.response.service import RESULT_DEADLINE
 from tests.response.conftest import REASON, Setup
 
 
@@ -204,3 +205,37 @@ def test_a_report_before_delivery_is_refused(setup: Setup) -> None:
     assert response.status_code == 409
     assert "not delivered" in response.json()["detail"]
     assert setup.action(action["id"])["state"] == "requested"
+
+
+def test_delivery_gives_the_device_a_result_deadline(setup: Setup) -> None:
+    action = setup.request(expires_in_hours=48).json()
+    requested_expiry = datetime.fromisoformat(action["expires_at"])
+    [delivered] = setup.heartbeat()["actions"]
+
+    deadline = datetime.fromisoformat(delivered["expires_at"])
+    shown = datetime.fromisoformat(setup.action(action["id"])["expires_at"])
+    assert deadline == shown
+    assert deadline < requested_expiry
+    assert timedelta(minutes=14) < deadline - utcnow() <= RESULT_DEADLINE
+
+
+def test_a_running_action_without_a_result_expires_and_frees_its_type(setup: Setup) -> None:
+    """An agent that stops mid-action must not leave the action "running" for ever."""
+    action = setup.request().json()
+    setup.heartbeat()
+    assert setup.report(action["id"], state="running").status_code == 200
+    with transaction(setup.api.sessions()) as session:
+        session.execute(
+            update(Action)
+            .where(Action.id == action["id"])
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+
+    shown = setup.action(action["id"])
+    assert shown["state"] == "expired"
+    assert shown["message"].startswith("expired: the device started it but reported no result")
+    pending = setup.api.client.get(f"/api/devices/{setup.device}", headers=setup.viewer).json()
+    assert pending["containment"]["pending"] == []
+    assert setup.report(action["id"], state="succeeded", evidence={"x": 1}).status_code == 409
+    assert setup.request().status_code == 201  # no longer "in flight"
+    assert [e.target for e in setup.audit("action.expire")] == [action["id"]]

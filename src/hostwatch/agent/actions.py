@@ -39,6 +39,8 @@ from hostwatch.agent.restriction import AppRestriction, RestrictionError
 logger = logging.getLogger(__name__)
 
 REPORTS_FILE = "action-reports.json"
+# The action being run, so an agent stopped in the middle of one says so when it starts again.
+RUNNING_FILE = "action-running.json"
 
 
 class ActionFailed(Exception):
@@ -90,6 +92,7 @@ class ActionRunner:
 
     def start(self) -> list[str]:
         """Put persisted containment back in force, then start the worker; what was restored."""
+        self._report_interrupted()
         restored = []
         for name, executor in (("isolation", self.isolation), ("restriction", self.restriction)):
             try:
@@ -148,6 +151,7 @@ class ActionRunner:
         if action.expires_at is not None and action.expires_at <= _now():
             self._report(action.id, "failed", "the action expired before the agent could run it")
             return
+        self._mark_running(action)
         self._report(action.id, "running", f"started by agent {__version__}")
         try:
             with self._containment_lock:
@@ -161,6 +165,41 @@ class ActionRunner:
         else:
             logger.info("action %s (%s) succeeded", action.id, action.type)
             self._report(action.id, "succeeded", None, evidence)
+        self._mark_running(None)
+
+    def _mark_running(self, action: protocol.PendingAction | None) -> None:
+        path = self._data_dir / RUNNING_FILE
+        try:
+            if action is None:
+                path.unlink(missing_ok=True)
+            else:
+                _write_private(path, json.dumps({"id": action.id, "type": action.type}))
+        except OSError as exc:
+            logger.error("cannot record the running action in %s: %s", path, exc)
+
+    def _report_interrupted(self) -> None:
+        """An action the agent was running when it stopped (killed, crashed, power cut) gets a
+        failure saying so, instead of staying "running" on the server until its deadline."""
+        path = self._data_dir / RUNNING_FILE
+        try:
+            running = json.loads(path.read_text(encoding="utf-8"))
+            action_id, action_type = str(running["id"]), str(running["type"])
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            logger.error("the running-action record %s cannot be read (%s)", path, exc)
+            path.unlink(missing_ok=True)
+            return
+        logger.warning(
+            "action %s (%s) was cut short when the agent stopped", action_id, action_type
+        )
+        self._report(
+            action_id,
+            "failed",
+            f"the agent stopped while running this {action_type} action, so whether it took "
+            "effect is not known; the containment the agent reports now is what is in force",
+        )
+        path.unlink(missing_ok=True)
 
     def _execute(self, action: protocol.PendingAction) -> dict[str, Any]:
         if action.type == protocol.ISOLATE:
@@ -272,18 +311,23 @@ class ActionRunner:
 
     def _save_reports(self) -> None:
         path = self._data_dir / REPORTS_FILE
-        tmp = path.with_name(f".{REPORTS_FILE}.tmp")
         body = json.dumps(
             [{"id": i, "report": r.model_dump(mode="json")} for i, r in self._reports]
         )
         try:
-            tmp.unlink(missing_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                os.write(fd, body.encode("utf-8"))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
+            _write_private(path, body)
         except OSError as exc:
             logger.error("cannot save action reports in %s: %s", path, exc)
+
+
+def _write_private(path: Path, body: str) -> None:
+    """Write a file only the agent's user can read, atomically and durably."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, body.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)

@@ -11,13 +11,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from hostwatch.db.base import Base, JSONType, new_id, utcnow
 
 # requested -> delivered -> running -> succeeded | failed; requested -> cancelled;
-# requested | delivered -> expired.
+# requested | delivered | running -> expired.
 STATES = ("requested", "delivered", "running", "succeeded", "failed", "cancelled", "expired")
-# Waiting for the device: these expire once their time has passed without a report.
-# Limitation: a running action (the agent reported it started) never expires, as the
-# contract has it; an agent that dies mid-action leaves it running, and a second action of
-# that type for the device is refused until the agent reports on the first.
-WAITING = ("requested", "delivered")
+# Waiting for the device: these expire once their time has passed without a final report.
+# Delivery shortens that time to the result deadline (service.RESULT_DEADLINE), so an agent
+# that dies mid-action leaves the action expired, never "running" for ever.
+WAITING = ("requested", "delivered", "running")
 # Not finished yet: shown as pending in the sidebar.
 IN_FLIGHT = ("requested", "delivered", "running")
 FINISHED = ("succeeded", "failed", "cancelled", "expired")

@@ -112,7 +112,7 @@ def action_out(action: Action, device_name: str, now: datetime) -> schemas.Actio
         completed_at=action.expires_at if expired_late else action.completed_at,
         expires_at=action.expires_at,
         cancelled_by=action.cancelled_by,
-        message=action.message,
+        message=service.shown_message(action, now),
         evidence=action.evidence,
     )
 

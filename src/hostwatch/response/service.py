@@ -28,6 +28,17 @@ from hostwatch.response.models import FINISHED, IN_FLIGHT, WAITING, Action
 log = logging.getLogger(__name__)
 
 DEFAULT_EXPIRY = timedelta(days=7)
+# Once delivered, the device has this long to report a result. Containment takes seconds;
+# a device that says nothing by then (the agent stopped mid-action, a report lost) is shown
+# expired, so no action claims to be under way when nothing is.
+RESULT_DEADLINE = timedelta(minutes=15)
+# Why an action expired, by the state it was in.
+EXPIRY_MESSAGES = {
+    "requested": "expired before the device asked for its work",
+    "delivered": "expired: delivered, but the device did not report on it in time",
+    "running": "expired: the device started it but reported no result in time (the agent may "
+    "have stopped); the sidebar shows the containment the device last reported",
+}
 # The evidence of one report, as JSON: enough for rule sets and file hashes, no more.
 MAX_EVIDENCE_BYTES = 256 * 1024
 CONTAINMENT_TYPES = frozenset(protocol.AGENT_ACTION_TYPES)
@@ -226,11 +237,7 @@ def expire_due(session: Session, now: datetime, device_id: str | None = None) ->
             state="expired",
             completed_at=Action.expires_at,
             message=case(
-                (
-                    Action.state == "requested",
-                    "expired before the device asked for its work",
-                ),
-                else_="expired: delivered, but the device did not report on it in time",
+                *((Action.state == state, text) for state, text in EXPIRY_MESSAGES.items())
             ),
         )
         .returning(Action.id, Action.device_id, Action.type),
@@ -283,7 +290,14 @@ def deliver(session: Session, device_id: str, now: datetime) -> list[protocol.Pe
             Action.state == "requested",
             Action.expires_at > now,
         )
-        .values(state="delivered", delivered_at=now)
+        .values(
+            state="delivered",
+            delivered_at=now,
+            expires_at=case(
+                (Action.expires_at > now + RESULT_DEADLINE, now + RESULT_DEADLINE),
+                else_=Action.expires_at,
+            ),
+        )
         .returning(
             Action.id, Action.type, Action.parameters, Action.expires_at, Action.requested_at
         ),
@@ -425,6 +439,13 @@ def shown_state(action: Action, now: datetime) -> str:
     if action.state in WAITING and action.expires_at <= now:
         return "expired"
     return action.state
+
+
+def shown_message(action: Action, now: datetime) -> str | None:
+    """The message to show: why it expired, for an expiry not written down yet."""
+    if action.state in WAITING and action.expires_at <= now:
+        return EXPIRY_MESSAGES[action.state]
+    return action.message
 
 
 def pending(session: Session, device_id: str, now: datetime) -> list[Action]:
