@@ -98,31 +98,48 @@ def _match_packages(
             log.debug("no version ordering for %s; its packages are not matched", ecosystem)
             continue
         for part in _chunks(names):
+            # The affected rows alone, then their advisories' vulnerabilities: a Debian
+            # advisory naming twenty CVEs is read and evaluated once, not twenty times.
             rows = session.execute(
                 select(
+                    Affected.advisory_id,
                     Affected.package,
                     Affected.ranges,
                     Affected.versions,
                     Advisory.feed,
                     Advisory.record_id,
-                    AdvisoryLink.vulnerability_id,
                 )
                 .join(Advisory, Advisory.id == Affected.advisory_id)
-                .join(AdvisoryLink, AdvisoryLink.advisory_id == Advisory.id)
                 .where(
                     Affected.ecosystem == ecosystem,
                     Affected.package.in_(part),
                     Advisory.withdrawn.is_(None),
                 )
-            )
-            for package, entry_ranges, listed, feed, record_id, vulnerability_id in rows:
-                for item in by_key[(ecosystem, package)]:
-                    match = _match_package(
-                        item, ecosystem, scheme, entry_ranges, listed, feed, record_id
-                    )
-                    if match is not None:
-                        found.append(_with_vulnerability(match, vulnerability_id))
+            ).all()
+            linked = _vulnerabilities(session, {row[0] for row in rows})
+            for advisory_id, package, entry_ranges, listed, feed, record_id in rows:
+                entry = ranges.Entry(scheme, entry_ranges, listed)
+                matched = [
+                    match
+                    for item in by_key[(ecosystem, package)]
+                    if (match := _match_package(item, ecosystem, entry, feed, record_id))
+                ]
+                for vulnerability_id in linked.get(advisory_id, ()):
+                    found.extend(_with_vulnerability(match, vulnerability_id) for match in matched)
     return found
+
+
+def _vulnerabilities(session: Session, advisory_ids: set[int]) -> dict[int, list[int]]:
+    """The vulnerabilities each advisory is linked to, in vulnerability order."""
+    linked: dict[int, list[int]] = {}
+    for part in _chunks(sorted(advisory_ids)):
+        for advisory_id, vulnerability_id in session.execute(
+            select(AdvisoryLink.advisory_id, AdvisoryLink.vulnerability_id)
+            .where(AdvisoryLink.advisory_id.in_(part))
+            .order_by(AdvisoryLink.advisory_id, AdvisoryLink.vulnerability_id)
+        ):
+            linked.setdefault(advisory_id, []).append(vulnerability_id)
+    return linked
 
 
 def _with_vulnerability(match: Match, vulnerability_id: int) -> Match:
@@ -140,12 +157,11 @@ def _with_vulnerability(match: Match, vulnerability_id: int) -> Match:
 def _match_package(
     item: InstalledItem,
     ecosystem: str,
-    scheme: str,
-    entry_ranges: list[dict[str, Any]],
-    listed: list[str],
+    entry: ranges.Entry,
     feed: str,
     record_id: str,
 ) -> Match | None:
+    scheme = entry.scheme
     evidence: dict[str, Any] = {
         "feed": feed,
         "advisory": record_id,
@@ -155,7 +171,7 @@ def _match_package(
     if not item.version:
         evidence["reason"] = "the installed package has no version"
         return Match(item.software_id, 0, UNKNOWN, "", None, evidence, scheme)
-    verdict = ranges.evaluate(scheme, item.version, entry_ranges, listed)
+    verdict = entry.evaluate(item.version)
     if verdict.status == ranges.NOT_AFFECTED:
         return None
     evidence.update(verdict.evidence)
