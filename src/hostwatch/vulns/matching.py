@@ -19,12 +19,18 @@ as its own entry). After a feed change only the devices it concerns are re-match
 
 from __future__ import annotations
 
+import gc
+import json
 import logging
-from collections.abc import Iterable, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+import orjson
+from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from hostwatch.vulns import cpe, packages, products, ranges, versions
@@ -66,10 +72,34 @@ def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[A
         yield values[start : start + size]
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off for the block, back on (if it was) after.
+
+    A match allocates a million or so containers that live until it returns (decoded
+    configurations and ranges, verdicts, evidence) and form no cycles; the collector would
+    walk that growing heap over and over, which is half of a cold match's time.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def match_items(
     session: Session, release: DeviceRelease, items: Sequence[InstalledItem]
 ) -> list[Match]:
     """Every match of every item, one per (item, advisory, vulnerability)."""
+    with _collector_paused():
+        return _match_items(session, release, items)
+
+
+def _match_items(
+    session: Session, release: DeviceRelease, items: Sequence[InstalledItem]
+) -> list[Match]:
     by_key: dict[tuple[str, str], list[InstalledItem]] = {}
     programs: list[InstalledItem] = []
     for item in items:
@@ -216,15 +246,17 @@ def _match_programs(
     for part in _chunks(sorted(advisory_ids)):
         rows = session.execute(
             select(
+                Advisory.id,
                 Advisory.record_id,
-                Advisory.configurations,
+                Advisory.content_hash,
                 AdvisoryLink.vulnerability_id,
             )
             .join(AdvisoryLink, AdvisoryLink.advisory_id == Advisory.id)
             .where(Advisory.id.in_(part), Advisory.withdrawn.is_(None))
-        )
-        for record_id, configurations, vulnerability_id in rows:
-            for hit in cpe.evaluate(configurations or [], index, memo):
+        ).all()
+        prepared = _configurations(session, {row[:3] for row in rows})
+        for advisory_id, record_id, _, vulnerability_id in rows:
+            for hit in prepared[advisory_id].evaluate(index, memo):
                 software_id = hit.product.software_id
                 if software_id is None:
                     continue  # the operating system: its CVEs are MSRC's, not a program's
@@ -253,9 +285,82 @@ def _match_programs(
     return found
 
 
+class _PreparedCache:
+    """Prepared NVD configurations by (record id, content hash), for every match in the
+    process: reading and preparing them is most of a Windows device's match, and the
+    same advisories serve every device. A changed record has a new content hash."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[str, str], cpe.Configurations] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> cpe.Configurations | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str], value: cpe.Configurations) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+# Limitation: an advisory's prepared configurations hold its cpeMatch entries; 20,000 of the
+# largest (Firefox CVEs list hundreds of entries) take a few hundred MB. A device whose
+# candidate advisories outnumber the cache prepares the rest on every match.
+_PREPARED = _PreparedCache(20_000)
+
+
+def _configurations(
+    session: Session, advisories: set[tuple[int, str, str]]
+) -> dict[int, cpe.Configurations]:
+    """The prepared configurations of (advisory id, record id, content hash) advisories:
+    from the cache, else read (as text, decoded by orjson) and prepared."""
+    prepared: dict[int, cpe.Configurations] = {}
+    missing: dict[int, tuple[str, str]] = {}
+    for advisory_id, record_id, content_hash in advisories:
+        found = _PREPARED.get((record_id, content_hash))
+        if found is None:
+            missing[advisory_id] = (record_id, content_hash)
+        else:
+            prepared[advisory_id] = found
+    for part in _chunks(sorted(missing)):
+        for advisory_id, text in session.execute(
+            select(Advisory.id, cast(Advisory.configurations, Text)).where(Advisory.id.in_(part))
+        ):
+            configurations = cpe.Configurations(_json(text) or [])
+            prepared[advisory_id] = configurations
+            _PREPARED.put(missing[advisory_id], configurations)
+    return prepared
+
+
+def _json(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        # Python reads what orjson refuses (integers past 64 bits).
+        return json.loads(text)
+
+
 def combine(matches: Iterable[Match]) -> dict[tuple[int, int], dict[str, Any]]:
     """One finding per (software, vulnerability): affected if any advisory says so, the
     highest fixed version any affected match names, and every match as evidence."""
+    with _collector_paused():
+        return _combine(matches)
+
+
+def _combine(matches: Iterable[Match]) -> dict[tuple[int, int], dict[str, Any]]:
     findings: dict[tuple[int, int], dict[str, Any]] = {}
     for match in matches:
         key = (match.software_id, match.vulnerability_id)

@@ -134,9 +134,8 @@ class Entry:
         self.ranges = ranges
         self.listed = listed
         self._listed_text = set(listed)
-        values = [versions.parse(scheme, v) for v in listed]
-        present = [value for value in values if value is not None]
-        self._listed_values: set[Any] | list[Any] = set(present) if scheme in _HASHABLE else present
+        # Parsed when an installed version is first not listed as written.
+        self._listed_values: set[Any] | list[Any] | None = None
         self._ranges: list[_Range] = []
         for entry in ranges:
             range_type = entry.get("type")
@@ -147,11 +146,18 @@ class Entry:
             limits = [v for kind, _, v in ordered if kind == "limit"] if ordered else []
             self._ranges.append(_Range(range_type, entry_scheme, entry["events"], ordered, limits))
 
+    def _values(self) -> set[Any] | list[Any]:
+        if self._listed_values is None:
+            parsed = (versions.parse(self.scheme, v) for v in self.listed)
+            present = [value for value in parsed if value is not None]
+            self._listed_values = set(present) if self.scheme in _HASHABLE else present
+        return self._listed_values
+
     def evaluate(self, installed: str) -> Verdict:
         """The verdict for an installed version."""
         scheme = self.scheme
         parsed = versions.parse(scheme, installed)
-        if installed in self._listed_text or (parsed is not None and parsed in self._listed_values):
+        if installed in self._listed_text or (parsed is not None and parsed in self._values()):
             fixed = _fixed_above(scheme, parsed, self.ranges)
             return Verdict(AFFECTED, {"versions": "listed", "version": installed}, fixed=fixed)
 
