@@ -36,10 +36,19 @@ def split_cpe(text: str) -> tuple[str, ...]:
     """The 11 attributes of a CPE 2.3 formatted string, with backslash escapes removed."""
     if not text.startswith("cpe:2.3:"):
         raise CpeError(f"not a CPE 2.3 name: {text!r}")
+    body = text[len("cpe:2.3:") :]
+    # Most names escape nothing: then they split on every colon, and Python does that in C.
+    parts: list[str] = body.split(":") if "\\" not in body else _split_escaped(body)
+    if len(parts) != _FIELDS:
+        raise CpeError(f"a CPE 2.3 name has 11 attributes after 'cpe:2.3:', got {len(parts)}")
+    return tuple(parts)
+
+
+def _split_escaped(body: str) -> list[str]:
     parts: list[str] = []
     current: list[str] = []
     escaped = False
-    for char in text[len("cpe:2.3:") :]:
+    for char in body:
         if escaped:
             current.append(char)
             escaped = False
@@ -51,9 +60,7 @@ def split_cpe(text: str) -> tuple[str, ...]:
         else:
             current.append(char)
     parts.append("".join(current))
-    if len(parts) != _FIELDS:
-        raise CpeError(f"a CPE 2.3 name has 11 attributes after 'cpe:2.3:', got {len(parts)}")
-    return tuple(parts)
+    return parts
 
 
 @dataclass(frozen=True)
