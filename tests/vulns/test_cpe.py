@@ -292,3 +292,25 @@ def test_prepared_configurations_agree_with_the_plain_walk_on_every_shared_recor
     assert compared > 4000
     assert hits > 2000  # the products do hit: the comparison is not of empty lists
     assert differ == []
+
+
+def test_split_cpe_reads_plain_and_escaped_names_alike() -> None:
+    """Names without a backslash split on colons directly; they must read as the escape
+    reader reads them, and escaped colons must stay inside their attribute."""
+    names: set[str] = set()
+    for path in sorted(shared_data("nvd_cve").glob("*.json.gz")):
+        _, records = parse_input(FeedInput(str(path), path))
+        for record in records:
+            for configuration in getattr(record, "configurations", None) or []:
+                for node in configuration.get("nodes", []):
+                    names.update(e["criteria"] for e in node.get("cpeMatch") or [])
+    plain = [n for n in names if "\\" not in n]
+
+    wrong = [
+        n for n in plain if cpe.split_cpe(n) != tuple(cpe._split_escaped(n[len("cpe:2.3:") :]))
+    ]
+    escaped = cpe.split_cpe(r"cpe:2.3:a:acme:net\:tool:1.0\\:*:*:*:*:*:*:*")
+
+    assert len(plain) > 5_000
+    assert wrong == []
+    assert escaped[2:4] == ("net:tool", "1.0\\")

@@ -6,15 +6,17 @@ package). Programs without one (Windows programs, osquery) are matched by NVD CP
 configurations through products.py. A product without a version is never "affected by all
 versions": it is reported as unknown, with the reason.
 
-Only the candidates are read from the database: the affected rows of the packages
-installed, and the NVD advisories naming the CPE products installed.
+A Python package the distribution installed (under /usr/lib/python3/...) is matched as
+PyPI's release of its version, but the distribution's advisories for the package that
+ships it decide where they name the vulnerability; elsewhere the finding says it may be
+fixed by a distribution backport (see _distribution_decides).
 
-Limitation: a 3,000-item inventory takes about 1.2 s (Debian) to 1.6 s (Windows programs)
-on SQLite on the shared, loaded machine (bench/vulns.py), not the 1 s the issue asks for:
-the time goes to univers' Debian comparisons (about 7 us each) and to decoding and walking
-the NVD configurations of every Chrome and Firefox CVE (Firefox CVEs list each old version
-as its own entry). After a feed change only the devices it concerns are re-matched
-(rematch.py), but each of them matches its whole inventory again.
+Only the candidates are read from the database: the affected rows of the packages
+installed (each evaluated once per advisory, then linked to its vulnerabilities), and the
+NVD advisories naming the CPE products installed, whose configurations are prepared once
+per content and kept for the next device (cpe.Configurations, _PREPARED). After a feed
+change only the devices it concerns are re-matched (rematch.py), but each of them matches
+its whole inventory again.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -52,6 +54,7 @@ class InstalledItem:
     version: str  # "" when unknown
     vendor: str | None = None
     source_package: str | None = None
+    install_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,19 +111,78 @@ def _match_items(
             by_key.setdefault(key, []).append(item)
         elif item.source not in ("pip", "npm", "dpkg", "rpm"):
             programs.append(item)
-    found = _match_packages(session, by_key)
+    found, named = _match_packages(session, by_key)
+    found = _distribution_decides(found, items, named, release)
     if programs:
         found.extend(_match_programs(session, release, programs))
     return found
 
 
+def _distribution_decides(
+    found: list[Match],
+    items: Sequence[InstalledItem],
+    named: dict[tuple[str, str], set[int]],
+    release: DeviceRelease,
+) -> list[Match]:
+    """PyPI matches of Python packages the distribution installed, decided by its advisories.
+
+    Distributions backport fixes without changing the upstream version, so PyPI's verdict
+    on such a package can be wrong. Where the package that ships it (python3-<name>) is in
+    the inventory and the distribution's advisories for its source package name the
+    vulnerability, they decide: the PyPI match stays only if they find that package
+    affected (or can not tell) too. Otherwise the match stays, its evidence saying that the
+    package is the distribution's and may be fixed by a backport.
+    """
+    managed = [
+        item
+        for item in items
+        if item.source == "pip" and packages.distribution_python(item.install_path)
+    ]
+    if not managed:
+        return found
+    system = {item.name.lower(): item for item in items if item.source in ("dpkg", "rpm")}
+    notes: dict[int, tuple[dict[str, Any], InstalledItem | None]] = {}
+    for item in managed:
+        provider = system.get(packages.python_provider(item.name))
+        note: dict[str, Any] = {"path": item.install_path}
+        if provider is not None:
+            note.update(package=provider.name, version=provider.version)
+        notes[item.software_id] = (note, provider)
+    # What the distribution's advisories found for the providing packages.
+    providing = {provider.software_id for _, provider in notes.values() if provider}
+    said = {(m.software_id, m.vulnerability_id) for m in found if m.software_id in providing}
+
+    kept: list[Match] = []
+    for match in found:
+        if match.software_id not in notes or match.evidence.get("ecosystem") != "PyPI":
+            kept.append(match)
+            continue
+        note, provider = notes[match.software_id]
+        key = None
+        if provider is not None:
+            key = packages.package_key(
+                provider.source, provider.name, provider.source_package, release
+            )
+        if provider and key and match.vulnerability_id in named.get(key, ()):
+            if (provider.software_id, match.vulnerability_id) not in said:
+                continue  # the distribution's advisory finds its package fixed
+            note = {**note, "decided": f"{key[0]} advisories find {provider.name} affected too"}
+        else:
+            note = {**note, "backport": "may be fixed by a distribution backport"}
+        kept.append(replace(match, evidence={**match.evidence, "distribution": note}))
+    return kept
+
+
 def _match_packages(
     session: Session, by_key: dict[tuple[str, str], list[InstalledItem]]
-) -> list[Match]:
+) -> tuple[list[Match], dict[tuple[str, str], set[int]]]:
+    """The matches, and per (ecosystem, package) every vulnerability its advisories name
+    (whether the installed versions are affected or not)."""
     by_ecosystem: dict[str, list[str]] = {}
     for ecosystem, package in by_key:
         by_ecosystem.setdefault(ecosystem, []).append(package)
     found: list[Match] = []
+    named: dict[tuple[str, str], set[int]] = {}
     for ecosystem, names in by_ecosystem.items():
         try:
             scheme = versions.scheme_for(ecosystem)
@@ -154,9 +216,11 @@ def _match_packages(
                     for item in by_key[(ecosystem, package)]
                     if (match := _match_package(item, ecosystem, entry, feed, record_id))
                 ]
-                for vulnerability_id in linked.get(advisory_id, ()):
+                vulnerabilities = linked.get(advisory_id, [])
+                named.setdefault((ecosystem, package), set()).update(vulnerabilities)
+                for vulnerability_id in vulnerabilities:
                     found.extend(_with_vulnerability(match, vulnerability_id) for match in matched)
-    return found
+    return found, named
 
 
 def _vulnerabilities(session: Session, advisory_ids: set[int]) -> dict[int, list[int]]:
