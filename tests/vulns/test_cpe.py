@@ -3,6 +3,7 @@ Java updates, unknown versions; and the Windows program names table."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from hostwatch.vulns.packages import DeviceRelease
 from hostwatch.vulns.records import FeedRecord
 from hostwatch.vulns.sources import FeedInput, parse_input
 from tests.shared import shared_data
+from tests.vulns import cpe_reference
 
 WINDOWS_10 = DeviceRelease("windows", "Microsoft Windows 10 Pro", "10.0.19045.3803")
 DEBIAN_11 = DeviceRelease("linux", "Debian GNU/Linux 11 (bullseye)", "11")
@@ -221,3 +223,94 @@ def test_windows_builds_map_to_their_releases() -> None:
         ("windows_10", "22h2"),
         ("windows_10_22h2", "10.0.19045.3803"),
     ]
+
+
+def _installed_for(record: FeedRecord, rng: random.Random) -> list[cpe.Product]:
+    """Products named like the record's own entries, at versions that hit its exact
+    versions, its range ends and neither, with no version, an unreadable one, an update or
+    a product line; several of one name at once; and both platforms."""
+    entries: list[dict[str, Any]] = []
+
+    def walk(node: dict[str, Any]) -> None:
+        entries.extend(node.get("cpeMatch") or [])
+        for child in node.get("children") or []:
+            walk(child)
+
+    for configuration in record.configurations or []:
+        for node in configuration.get("nodes", []):
+            walk(node)
+    installed: list[cpe.Product] = []
+    for entry in rng.sample(entries, min(len(entries), 4)):
+        part, vendor, name, version, update = cpe.split_cpe(entry["criteria"])[:5]
+        ends = [str(v) for k, v in entry.items() if k.startswith("version")]
+        other = cpe.split_cpe(rng.choice(entries)["criteria"])[3]
+        choices: list[str | None] = [version, other, *ends, None, "beta", "1.0", "999.0"]
+        for _ in range(rng.randint(1, 3)):
+            installed.append(
+                cpe.Product(
+                    part,
+                    vendor,
+                    name,
+                    rng.choice(choices),
+                    rng.choice([None, None, update, "update_21", "sp1"]),
+                    software_id=len(installed) + 1,
+                    line_only=rng.random() < 0.1,
+                )
+            )
+    return installed + products.os_products(WINDOWS_10) + products.os_products(DEBIAN_11)
+
+
+def test_prepared_configurations_agree_with_the_plain_walk_on_every_shared_record() -> None:
+    """cpe.Configurations files exact versions by key and skips what can not hold; on every
+    shared NVD record, with products built to hit and miss its entries, it must find what
+    walking every entry against every product finds, in the same order."""
+    rng = random.Random(23)
+    compared = hits = 0
+    differ = []
+    for path in sorted(shared_data("nvd_cve").glob("*.json.gz")):
+        _, records = parse_input(FeedInput(str(path), path))
+        for record in records:
+            if not isinstance(record, FeedRecord) or not record.configurations:
+                continue
+            installed = _installed_for(record, rng)
+            want = [
+                (h.product.software_id, h.product.product, h.truth, h.reason, id(h.entry))
+                for h in cpe_reference.evaluate(record.configurations, installed)
+            ]
+            prepared = cpe.Configurations(record.configurations)
+            # Twice: the second evaluation reads the files the first one built.
+            for _ in range(2):
+                got = [
+                    (h.product.software_id, h.product.product, h.truth, h.reason, id(h.entry))
+                    for h in prepared.evaluate(cpe.index_products(installed))
+                ]
+                if got != want:
+                    differ.append(record.record_id)
+            compared += 1
+            hits += len(want)
+
+    assert compared > 4000
+    assert hits > 2000  # the products do hit: the comparison is not of empty lists
+    assert differ == []
+
+
+def test_split_cpe_reads_plain_and_escaped_names_alike() -> None:
+    """Names without a backslash split on colons directly; they must read as the escape
+    reader reads them, and escaped colons must stay inside their attribute."""
+    names: set[str] = set()
+    for path in sorted(shared_data("nvd_cve").glob("*.json.gz")):
+        _, records = parse_input(FeedInput(str(path), path))
+        for record in records:
+            for configuration in getattr(record, "configurations", None) or []:
+                for node in configuration.get("nodes", []):
+                    names.update(e["criteria"] for e in node.get("cpeMatch") or [])
+    plain = [n for n in names if "\\" not in n]
+
+    wrong = [
+        n for n in plain if cpe.split_cpe(n) != tuple(cpe._split_escaped(n[len("cpe:2.3:") :]))
+    ]
+    escaped = cpe.split_cpe(r"cpe:2.3:a:acme:net\:tool:1.0\\:*:*:*:*:*:*:*")
+
+    assert len(plain) > 5_000
+    assert wrong == []
+    assert escaped[2:4] == ("net:tool", "1.0\\")

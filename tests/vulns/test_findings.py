@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hostwatch.db.engine import transaction
-from hostwatch.vulns import findings
+from hostwatch.vulns import evidence, findings
 from hostwatch.vulns.models import Finding, Vulnerability
 from tests.shared import shared_data
 from tests.vulns.conftest import add_device, osv_record, write_json
@@ -144,3 +144,104 @@ def test_windows_programs_match_nvd_by_cpe(hostwatch: Any, sessions: sessionmake
     assert firefox.evidence[0]["cpe"] == "cpe:2.3:a:mozilla:firefox:*:*:*:*:*:*:*:*"
     assert firefox.evidence[0]["mapping"] == "table: ^mozilla firefox$"
     assert not any(version == "128.0" and key == "CVE-2024-0755" for key, version in found)
+
+
+def _by_software(sessions: sessionmaker[Session], device_id: str) -> dict[tuple[int, str], Any]:
+    with sessions() as session:
+        rows = session.execute(
+            select(Vulnerability.key, Finding)
+            .join(Finding, Finding.vulnerability_id == Vulnerability.id)
+            .where(Finding.device_id == device_id)
+        ).all()
+        return {(f.software_id, key): f for key, f in rows}
+
+
+def test_a_python_package_the_distribution_installed_is_decided_by_its_advisories(
+    hostwatch: Any, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    # Three PyPI advisories for cryptography 38.0.4; Debian fixed the first in bookworm at
+    # the installed 38.0.4-3+deb12u1 (a backport), the second only later; of the third
+    # Debian says nothing.
+    for number, fixed in ((1, "39.0.1"), (2, "41.0.0"), (3, "40.0.0")):
+        write_json(
+            tmp_path / "osv" / f"{number}.json",
+            osv_record(
+                f"OSV-CRYPTO-{number}",
+                "cryptography",
+                [{"introduced": "0"}, {"fixed": fixed}],
+                aliases=[f"CVE-2099-100{number}"],
+            ),
+        )
+    tracker = tmp_path / "DSA" / "list"
+    tracker.parent.mkdir()
+    tracker.write_text(
+        "[01 Feb 2099] DSA-9901-1 python-cryptography - security update\n"
+        "\t{CVE-2099-1001}\n"
+        "\t[bookworm] - python-cryptography 38.0.4-3+deb12u1\n"
+        "[01 Mar 2099] DSA-9902-1 python-cryptography - security update\n"
+        "\t{CVE-2099-1002}\n"
+        "\t[bookworm] - python-cryptography 38.0.4-3+deb12u2\n",
+        encoding="utf-8",
+    )
+    hostwatch("feeds", "import", str(tmp_path / "osv"), str(tracker))
+    device_id, ids = add_device(
+        sessions,
+        [
+            {
+                "source": "dpkg",
+                "name": "python3-cryptography",
+                "version": "38.0.4-3+deb12u1",
+                "source_package": "python-cryptography",
+            },
+            {
+                "source": "pip",
+                "name": "cryptography",
+                "version": "38.0.4",
+                "install_path": "/usr/lib/python3/dist-packages",
+            },
+            # pip's own install of the same release: PyPI's advisories alone apply.
+            {
+                "source": "pip",
+                "name": "Cryptography",
+                "version": "38.0.4",
+                "install_path": "/usr/local/lib/python3.11/dist-packages",
+            },
+        ],
+        os_name="Debian GNU/Linux 12 (bookworm)",
+        os_version="12",
+    )
+
+    _refresh(sessions, device_id)
+    found = _by_software(sessions, device_id)
+
+    system, pip = ids["cryptography"], ids["Cryptography"]
+    assert {key for software, key in found if software == pip} == {
+        "CVE-2099-1001",
+        "CVE-2099-1002",
+        "CVE-2099-1003",
+    }
+    assert all(
+        "distribution" not in e for (s, _), f in found.items() if s == pip for e in f.evidence
+    )
+    # Debian's fix of the first reached the installed package: no finding.
+    assert {key for software, key in found if software == system} == {
+        "CVE-2099-1002",
+        "CVE-2099-1003",
+    }
+    decided = found[(system, "CVE-2099-1002")]
+    assert decided.status == "affected"
+    assert decided.evidence[0]["distribution"] == {
+        "path": "/usr/lib/python3/dist-packages",
+        "package": "python3-cryptography",
+        "version": "38.0.4-3+deb12u1",
+        "decided": "Debian:12 advisories find python3-cryptography affected too",
+    }
+    marked = found[(system, "CVE-2099-1003")]
+    assert (
+        marked.evidence[0]["distribution"]["backport"] == "may be fixed by a distribution backport"
+    )
+    told = evidence.explain(marked.evidence[0], marked.installed_version).text
+    assert "installed this package as python3-cryptography 38.0.4-3+deb12u1" in told
+    assert "may be fixed by a distribution backport" in told
+    assert (ids["python3-cryptography"], "CVE-2099-1002") in found
+    assert (ids["python3-cryptography"], "CVE-2099-1001") not in found

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.version import Version
+from univers import debian as univers_debian
 
 from hostwatch.vulns import versions
 from tests.shared import shared_data
@@ -82,6 +83,120 @@ def test_debian_order_agrees_with_dpkg_on_real_tracker_versions() -> None:
 
     assert len(pairs) > 1500
     assert disagreements == []
+
+
+def _all_tracker_versions() -> list[str]:
+    found: set[str] = set()
+    for kind in ("DSA", "DLA"):
+        text = shared_data("debian_security_tracker", kind, "list").read_text(encoding="utf-8")
+        found.update(re.findall(r"^\s+\[[a-z-]+\] - \S+ ([^<\s]\S*)", text, re.MULTILINE))
+    return sorted(v for v in found if versions.parse(versions.DEBIAN, v) is not None)
+
+
+_PIECES = [*"0123456789", *"0123456789", *"abzAZ~+.-", "~~", "00", "0", "deb11u", "+b"]
+
+
+def _generated_debian_versions(rng: random.Random, count: int) -> list[str]:
+    """Random versions, then variants of them sharing a prefix (where orderings are close).
+
+    None ends in '-': univers reads an empty revision there, dpkg refuses the version.
+    """
+    made: set[str] = set()
+    while len(made) < count:
+        text = rng.choice("0123456789") + "".join(
+            rng.choice(_PIECES) for _ in range(rng.randint(0, 6))
+        )
+        if rng.random() < 0.25:
+            text = f"{rng.choice(['0', '1', '2', '01'])}:{text}"
+        for variant in (text, *(_variant(rng, text) for _ in range(2))):
+            if not variant.endswith("-") and versions.parse(versions.DEBIAN, variant) is not None:
+                made.add(variant)
+    return sorted(made)
+
+
+def _variant(rng: random.Random, text: str) -> str:
+    cut = rng.randint(1, len(text))
+    return text[:cut] + "".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 3)))
+
+
+def _debian_key(text: str) -> tuple[object, ...]:
+    key = versions.parse(versions.DEBIAN, text)
+    assert key is not None, text
+    return tuple(key[:3])
+
+
+def _sorted_by_key() -> list[str]:
+    pool = set(_all_tracker_versions()) | set(_generated_debian_versions(random.Random(11), 4000))
+    return sorted(pool, key=_debian_key)
+
+
+def test_debian_key_orders_like_univers_on_every_tracker_and_generated_version() -> None:
+    """The ordering key against univers' comparison, the reference it replaces in matching.
+
+    Sorted by the key, every neighbour must be lower or equal by univers too, and equal only
+    where the keys are equal; with univers a total order, that covers every pair. Random
+    pairs then check the sign directly.
+    """
+    ordered = _sorted_by_key()
+    rng = random.Random(13)
+
+    wrong = [
+        (a, b)
+        for a, b in itertools.pairwise(ordered)
+        if univers_debian.compare_versions(a, b) != (0 if _debian_key(a) == _debian_key(b) else -1)
+    ]
+    pairs = [(rng.choice(ordered), rng.choice(ordered)) for _ in range(20_000)]
+    wrong += [
+        (a, b)
+        for a, b in pairs
+        if _sign(univers_debian.compare_versions(a, b)) != versions.compare(versions.DEBIAN, a, b)
+    ]
+
+    assert len(ordered) > 10_000
+    assert wrong == []
+
+
+def test_debian_key_orders_like_dpkg_on_neighbouring_versions() -> None:
+    """1,500 neighbours of the key's own sort, each compared by the real dpkg (one shell
+    loop runs dpkg for the whole batch)."""
+    ordered = _sorted_by_key()
+    rng = random.Random(17)
+    pairs = rng.sample(list(itertools.pairwise(ordered)), 1500)
+    script = (
+        'while read -r a b; do if "$0" --compare-versions "$a" lt "$b"; then echo -1; '
+        'elif "$0" --compare-versions "$a" eq "$b"; then echo 0; else echo $?; fi; done'
+    )
+
+    done = subprocess.run(
+        ["sh", "-c", script, str(DPKG)],
+        input="".join(f"{a} {b}\n" for a, b in pairs),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    said = [int(line) for line in done.stdout.split()]
+
+    assert len(said) == len(pairs)
+    # dpkg exits 1 for "not equal" (so higher) and 2 for a version it refuses.
+    wrong = [
+        (a, b, dpkg)
+        for (a, b), dpkg in zip(pairs, said, strict=True)
+        if versions.compare(versions.DEBIAN, a, b) != dpkg
+    ]
+    assert wrong == []
+
+
+def test_debian_key_keeps_univers_equality() -> None:
+    """'1.0' and '1.00' order the same, but (as univers has it) are not the same version."""
+    plain = versions.parse(versions.DEBIAN, "1.0")
+    padded = versions.parse(versions.DEBIAN, "1.00")
+    tilde = versions.parse(versions.DEBIAN, "1.0~")
+
+    assert plain is not None and padded is not None and tilde is not None
+    assert not plain < padded and not padded < plain and plain <= padded
+    assert plain != padded
+    assert plain == versions.parse(versions.DEBIAN, "0:1.0-0")
+    assert tilde < plain and str(tilde) == "1.0~"
 
 
 @pytest.mark.parametrize(

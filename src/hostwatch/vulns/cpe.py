@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from hostwatch.vulns import versions
@@ -35,10 +36,19 @@ def split_cpe(text: str) -> tuple[str, ...]:
     """The 11 attributes of a CPE 2.3 formatted string, with backslash escapes removed."""
     if not text.startswith("cpe:2.3:"):
         raise CpeError(f"not a CPE 2.3 name: {text!r}")
+    body = text[len("cpe:2.3:") :]
+    # Most names escape nothing: then they split on every colon, and Python does that in C.
+    parts: list[str] = body.split(":") if "\\" not in body else _split_escaped(body)
+    if len(parts) != _FIELDS:
+        raise CpeError(f"a CPE 2.3 name has 11 attributes after 'cpe:2.3:', got {len(parts)}")
+    return tuple(parts)
+
+
+def _split_escaped(body: str) -> list[str]:
     parts: list[str] = []
     current: list[str] = []
     escaped = False
-    for char in text[len("cpe:2.3:") :]:
+    for char in body:
         if escaped:
             current.append(char)
             escaped = False
@@ -50,9 +60,7 @@ def split_cpe(text: str) -> tuple[str, ...]:
         else:
             current.append(char)
     parts.append("".join(current))
-    if len(parts) != _FIELDS:
-        raise CpeError(f"a CPE 2.3 name has 11 attributes after 'cpe:2.3:', got {len(parts)}")
-    return tuple(parts)
+    return parts
 
 
 @dataclass(frozen=True)
@@ -157,13 +165,6 @@ def _all(values: list[Truth]) -> Truth:
     return UNKNOWN if any(v is UNKNOWN for v in values) else True
 
 
-def _combine(operator: str | None, values: list[Truth], negate: bool) -> Truth:
-    result = _all(values) if (operator or "OR").upper() == "AND" else _any(values)
-    if negate and result is not UNKNOWN:
-        return not result
-    return result
-
-
 Index = dict[tuple[str, str, str], list[Product]]
 
 
@@ -191,28 +192,177 @@ def _entry_key(entry: dict[str, Any]) -> Any:
     )
 
 
-def evaluate_node(
-    node: dict[str, Any], products: Index, vulnerable: list[EntryMatch], memo: Memo | None = None
-) -> Truth:
-    """A node's truth; entries marked vulnerable that matched (or might) go to `vulnerable`."""
-    memo = {} if memo is None else memo
-    values: list[Truth] = []
-    for entry in node.get("cpeMatch") or []:
-        truths: list[Truth] = [False]
-        part, vendor, name = split_cpe(entry["criteria"])[:3]
-        for product in products.get((part, vendor, name), ()):
-            key = (_entry_key(entry), bool(entry.get("vulnerable", True)), id(product))
-            found = memo.get(key)
-            if found is None:
-                found = memo[key] = match_entry(entry, product)
-            truth, reason = found
-            truths.append(truth)
-            if truth is not False and entry.get("vulnerable", True):
-                vulnerable.append(EntryMatch(product, entry, truth, reason))
-        values.append(_any(truths))
-    for child in node.get("children") or []:
-        values.append(evaluate_node(child, products, vulnerable, memo))
-    return _combine(node.get("operator"), values, bool(node.get("negate")))
+# A cpeMatch entry as prepared: its place among its node's entries, the entry, its version.
+_Entry = tuple[int, dict[str, Any], str]
+
+
+class _Group:
+    """A node's entries that name one (part, vendor, product).
+
+    Entries naming an exact version are filed by that version's ordering key, so an
+    installed product is tested only against the entries that can hold for it: Firefox
+    CVEs list every old release as an entry of its own. Every other entry (any version, or
+    a range) is tested one by one. The files are built when a product first needs them.
+    """
+
+    __slots__ = ("_by_key", "_by_text", "_others", "entries")
+
+    def __init__(self) -> None:
+        self.entries: list[_Entry] = []
+        self._by_key: dict[Any, list[_Entry]] | None = None
+        # Exact versions that can not be ordered, by lower case text: match_entry compares
+        # them as text, and only an installed version that can not be ordered either (the
+        # same text has the same key) can equal one.
+        self._by_text: dict[str, list[_Entry]] = {}
+        self._others: list[_Entry] = []
+
+    def _file(self) -> dict[Any, list[_Entry]]:
+        # Built aside and then set, so two threads filing the same group at once only
+        # repeat the work.
+        by_key: dict[Any, list[_Entry]] = {}
+        by_text: dict[str, list[_Entry]] = {}
+        others: list[_Entry] = []
+        for compiled in self.entries:
+            version = compiled[2]
+            if version in ("*", "-", ""):
+                others.append(compiled)
+                continue
+            wanted = versions.parse(versions.VENDOR, version)
+            if wanted is None:
+                by_text.setdefault(version.lower(), []).append(compiled)
+            else:
+                by_key.setdefault(wanted, []).append(compiled)
+        self._by_text, self._others = by_text, others
+        self._by_key = by_key
+        return by_key
+
+    def candidates(self, product: Product) -> list[_Entry]:
+        """The entries that may hold for the product, in their node's order; match_entry
+        finds every other one False."""
+        if product.version is None:
+            return self.entries
+        by_key = self._by_key if self._by_key is not None else self._file()
+        installed = versions.parse(versions.VENDOR, product.version)
+        if installed is None:
+            found = self._by_text.get(product.version.lower())
+        else:
+            found = by_key.get(installed)
+        if not found:
+            return self._others
+        return sorted(found + self._others, key=itemgetter(0))
+
+
+@dataclass(frozen=True)
+class _Node:
+    conjunction: bool
+    negate: bool
+    size: int  # cpeMatch entries
+    groups: dict[tuple[str, str, str], _Group]
+    children: tuple[_Node, ...]
+
+
+@dataclass(frozen=True)
+class _Configuration:
+    conjunction: bool
+    negate: bool
+    nodes: tuple[_Node, ...]
+
+
+class Configurations:
+    """An advisory's configurations, prepared once to be evaluated against many devices."""
+
+    def __init__(self, configurations: list[dict[str, Any]]) -> None:
+        self._configurations = tuple(
+            _Configuration(
+                _is_and(configuration.get("operator")),
+                bool(configuration.get("negate")),
+                tuple(_compile_node(node) for node in configuration.get("nodes", [])),
+            )
+            for configuration in configurations
+        )
+
+    def evaluate(self, products: Index, memo: Memo | None = None) -> list[EntryMatch]:
+        """The vulnerable entries matched by installed products in configurations that hold.
+
+        Each result's truth is the weaker of its entry's and its configuration's: an
+        application entry that matches inside an AND configuration whose platform is
+        unknown is unknown.
+        """
+        memo = {} if memo is None else memo
+        found: list[EntryMatch] = []
+        for configuration in self._configurations:
+            candidates: list[EntryMatch] = []
+            truths = [_evaluate(n, products, candidates, memo) for n in configuration.nodes]
+            whole = _combine_truths(configuration.conjunction, configuration.negate, truths)
+            if whole is False:
+                continue
+            for match in candidates:
+                truth = match.truth if whole is True else UNKNOWN
+                reason = match.reason or (None if whole is True else "the configuration is unknown")
+                found.append(EntryMatch(match.product, match.entry, truth, reason))
+        return found
+
+
+def _is_and(operator: Any) -> bool:
+    return bool((operator or "OR").upper() == "AND")
+
+
+def _compile_node(node: dict[str, Any]) -> _Node:
+    entries = node.get("cpeMatch") or []
+    groups: dict[tuple[str, str, str], _Group] = {}
+    for position, entry in enumerate(entries):
+        part, vendor, name, version = split_cpe(entry["criteria"])[:4]
+        group = groups.get((part, vendor, name))
+        if group is None:
+            group = groups[(part, vendor, name)] = _Group()
+        group.entries.append((position, entry, version))
+    return _Node(
+        _is_and(node.get("operator")),
+        bool(node.get("negate")),
+        len(entries),
+        groups,
+        tuple(_compile_node(child) for child in node.get("children") or []),
+    )
+
+
+def _evaluate(node: _Node, products: Index, vulnerable: list[EntryMatch], memo: Memo) -> Truth:
+    """A node's truth; entries marked vulnerable that matched (or might) go to `vulnerable`,
+    in the order of the node's entries, then its children's."""
+    # Per entry that holds or may hold: whether it holds (not only may) for some product.
+    holding: dict[int, bool] = {}
+    hits: list[tuple[int, int, EntryMatch]] = []
+    for triple, group in node.groups.items():
+        installed = products.get(triple)
+        if not installed:
+            continue
+        for number, product in enumerate(installed):
+            for position, entry, _ in group.candidates(product):
+                marked = entry.get("vulnerable", True)
+                key = (_entry_key(entry), bool(marked), id(product))
+                found = memo.get(key)
+                if found is None:
+                    found = memo[key] = match_entry(entry, product)
+                truth, reason = found
+                if truth is False:
+                    continue
+                holding[position] = holding.get(position, False) or truth is True
+                if marked:
+                    hits.append((position, number, EntryMatch(product, entry, truth, reason)))
+    hits.sort(key=lambda hit: hit[:2])
+    vulnerable.extend(hit[2] for hit in hits)
+    # Each entry is True if it holds for a product, unknown if it only may, else False.
+    truths: list[Truth] = [True if held else UNKNOWN for held in holding.values()]
+    if len(holding) < node.size:
+        truths.append(False)
+    truths.extend(_evaluate(child, products, vulnerable, memo) for child in node.children)
+    return _combine_truths(node.conjunction, node.negate, truths)
+
+
+def _combine_truths(conjunction: bool, negate: bool, values: list[Truth]) -> Truth:
+    result = _all(values) if conjunction else _any(values)
+    if negate and result is not UNKNOWN:
+        return not result
+    return result
 
 
 def evaluate(
@@ -220,26 +370,10 @@ def evaluate(
     products: list[Product] | Index,
     memo: Memo | None = None,
 ) -> list[EntryMatch]:
-    """The vulnerable entries matched by installed products in configurations that hold.
-
-    Each result's truth is the weaker of its entry's and its configuration's: an
-    application entry that matches inside an AND configuration whose platform is unknown
-    is unknown.
-    """
+    """The vulnerable entries matched by installed products in configurations that hold
+    (see Configurations.evaluate)."""
     index = index_products(products) if isinstance(products, list) else products
-    memo = {} if memo is None else memo
-    found: list[EntryMatch] = []
-    for configuration in configurations:
-        candidates: list[EntryMatch] = []
-        truths = [evaluate_node(n, index, candidates, memo) for n in configuration.get("nodes", [])]
-        whole = _combine(configuration.get("operator"), truths, bool(configuration.get("negate")))
-        if whole is False:
-            continue
-        for match in candidates:
-            truth = match.truth if whole is True else UNKNOWN
-            reason = match.reason or (None if whole is True else "the configuration is unknown")
-            found.append(EntryMatch(match.product, match.entry, truth, reason))
-    return found
+    return Configurations(configurations).evaluate(index, memo)
 
 
 def validate_configurations(configurations: Any, where: str) -> set[tuple[str, str]]:

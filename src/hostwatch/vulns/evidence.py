@@ -91,6 +91,18 @@ def _bounds(entry: dict[str, Any]) -> str:
     return ", ".join(said) if said else "all versions"
 
 
+def _distribution(note: Any) -> str:
+    """The sentence on a Python package the distribution installed (see matching.py)."""
+    if not isinstance(note, dict):
+        return ""
+    package = _text(note.get("package"))
+    shipped = f" as {package} {_text(note.get('version')) or ''}".rstrip() if package else ""
+    text = f". The distribution installed this package{shipped}"
+    if _text(note.get("decided")):
+        return f"{text}; {note['decided']}"
+    return f"{text}; it may be fixed by a distribution backport the upstream version does not show"
+
+
 def explain(entry: dict[str, Any], installed: str) -> schemas.Evidence:
     """One match of a finding as a sentence: which feed said what about which version."""
     feed = str(entry.get("feed") or "")
@@ -126,6 +138,7 @@ def explain(entry: dict[str, Any], installed: str) -> schemas.Evidence:
         text += f". Not decided: {reason}"
     elif fixed:
         text += f". Fixed in {fixed}"
+    text += _distribution(entry.get("distribution"))
     return schemas.Evidence(
         feed=feed,
         advisory=advisory,

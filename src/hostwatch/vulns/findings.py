@@ -52,6 +52,7 @@ def installed_items(session: Session, device_id: str) -> list[matching.Installed
             Software.version,
             Software.vendor,
             Software.source_package,
+            Software.install_path,
         ).where(Software.device_id == device_id, Software.source != windows_findings.OS_SOURCE)
     )
     return [matching.InstalledItem(*row) for row in rows]

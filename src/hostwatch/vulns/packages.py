@@ -90,11 +90,11 @@ def package_key(
     source: str, name: str, source_package: str | None, release: DeviceRelease
 ) -> tuple[str, str] | None:
     """The (ecosystem, normalized package) an installed item is known by in OSV, if any."""
-    # Limitation: a Python package the distribution installed (python3-cryptography in
+    # A Python package the distribution installed (python3-cryptography in
     # /usr/lib/python3/dist-packages) is matched as PyPI's release of its upstream version,
-    # but distributions backport fixes without changing that version, so such findings can
-    # be false; only the Debian advisories of its source package would know, and the DSA/DLA
-    # lists do not cover fixes made in point releases.
+    # but distributions backport fixes without changing that version: matching.py lets the
+    # distribution's advisories for the providing package decide, or marks the finding (see
+    # distribution_python and python_provider).
     if source == "pip":
         return "PyPI", normalize_name("PyPI", name)
     if source == "npm":
@@ -125,3 +125,42 @@ def purl(source: str, name: str, version: str, release: DeviceRelease) -> str | 
     shown = normalize_name("PyPI", name) if source == "pip" else name
     text = f"pkg:{kind}/{quote(shown, safe='@/')}"
     return f"{text}@{quote(version, safe='')}" if version else text
+
+
+# Where a Linux distribution's own packages install Python distributions. pip's own go to
+# /usr/local/lib/... (Debian, Ubuntu) or into virtual environments.
+_DISTRIBUTION_PYTHON = re.compile(
+    r"^/usr/lib(?:64)?/python3(?:\.\d+)?/(?:dist|site)-packages(?:/|$)"
+)
+
+# PyPI names whose Debian (and Fedora) package is not python3-<name>.
+_PYTHON_PACKAGE_NAMES = {
+    "pyyaml": "python3-yaml",
+    "python-dateutil": "python3-dateutil",
+    "pygobject": "python3-gi",
+    "pycairo": "python3-cairo",
+    "attrs": "python3-attr",
+    "pyjwt": "python3-jwt",
+    "beautifulsoup4": "python3-bs4",
+    "pillow": "python3-pil",
+    "pyopenssl": "python3-openssl",
+    "pyserial": "python3-serial",
+    "dbus-python": "python3-dbus",
+}
+
+
+def distribution_python(install_path: str | None) -> bool:
+    """Whether a pip distribution lies where the system's package manager installs them."""
+    return bool(install_path) and bool(_DISTRIBUTION_PYTHON.match(install_path or ""))
+
+
+def python_provider(name: str) -> str:
+    """The distribution package that ships a PyPI distribution, by the distributions' naming
+    rule ('cryptography' -> 'python3-cryptography').
+
+    Limitation: the rule and its short table of exceptions, not dpkg's or rpm's file lists
+    (which the agent does not collect), say which package ships it; a package named
+    otherwise is not found, and its findings are only marked, not decided.
+    """
+    normalized = normalize_name("PyPI", name)
+    return _PYTHON_PACKAGE_NAMES.get(normalized, f"python3-{normalized}")

@@ -76,7 +76,12 @@ def in_range(
     ordered = _sorted_events(scheme, events)
     if ordered is None:
         return UNKNOWN, None, None
-    limits = [value for kind, _, value in ordered if kind == "limit"]
+    return _in_ordered(ordered, [value for kind, _, value in ordered if kind == "limit"], installed)
+
+
+def _in_ordered(
+    ordered: list[tuple[str, str, Any]], limits: list[Any], installed: Any
+) -> tuple[str, str | None, str | None]:
     if limits and not any(installed < limit for limit in limits):
         return NOT_AFFECTED, None, None
     affected = False
@@ -104,6 +109,78 @@ def in_range(
     return AFFECTED, describe(ordered, lower, upper), fixed
 
 
+@dataclass(frozen=True)
+class _Range:
+    """One ECOSYSTEM or SEMVER range of an entry, its bounds parsed and sorted once."""
+
+    type: str
+    scheme: str
+    events: list[dict[str, str]]
+    # None: a bound is not a version of `scheme`, so the range can not be decided.
+    ordered: list[tuple[str, str, Any]] | None
+    limits: list[Any]
+
+
+# Schemes whose parsed values hash as they compare equal, so `versions` can be a set.
+_HASHABLE = (versions.PEP440, versions.DEBIAN, versions.VENDOR)
+
+
+class Entry:
+    """An affected entry (its ranges and `versions`) prepared to be evaluated many times:
+    matching tests every installed version of a package against the same entry."""
+
+    def __init__(self, scheme: str, ranges: list[dict[str, Any]], listed: list[str]) -> None:
+        self.scheme = scheme
+        self.ranges = ranges
+        self.listed = listed
+        self._listed_text = set(listed)
+        # Parsed when an installed version is first not listed as written.
+        self._listed_values: set[Any] | list[Any] | None = None
+        self._ranges: list[_Range] = []
+        for entry in ranges:
+            range_type = entry.get("type")
+            if range_type not in VERSION_RANGE_TYPES:
+                continue
+            entry_scheme = range_scheme(range_type, scheme)
+            ordered = _sorted_events(entry_scheme, entry["events"])
+            limits = [v for kind, _, v in ordered if kind == "limit"] if ordered else []
+            self._ranges.append(_Range(range_type, entry_scheme, entry["events"], ordered, limits))
+
+    def _values(self) -> set[Any] | list[Any]:
+        if self._listed_values is None:
+            parsed = (versions.parse(self.scheme, v) for v in self.listed)
+            present = [value for value in parsed if value is not None]
+            self._listed_values = set(present) if self.scheme in _HASHABLE else present
+        return self._listed_values
+
+    def evaluate(self, installed: str) -> Verdict:
+        """The verdict for an installed version."""
+        scheme = self.scheme
+        parsed = versions.parse(scheme, installed)
+        if installed in self._listed_text or (parsed is not None and parsed in self._values()):
+            fixed = _fixed_above(scheme, parsed, self.ranges)
+            return Verdict(AFFECTED, {"versions": "listed", "version": installed}, fixed=fixed)
+
+        unknown_reason = None
+        for known in self._ranges:
+            value = parsed if known.scheme == scheme else versions.parse(known.scheme, installed)
+            if value is None:
+                unknown_reason = f"installed version {installed!r} is not a {known.scheme} version"
+                continue
+            if known.ordered is None:
+                unknown_reason = (
+                    f"a {known.type} range has a bound that is not a {known.scheme} version"
+                )
+                continue
+            status, text, fixed = _in_ordered(known.ordered, known.limits, value)
+            if status == AFFECTED:
+                evidence = {"type": known.type, "range": text, "events": known.events}
+                return Verdict(AFFECTED, evidence, fixed=fixed)
+        if unknown_reason:
+            return Verdict(UNKNOWN, {}, reason=unknown_reason)
+        return Verdict(NOT_AFFECTED)
+
+
 def evaluate(
     scheme: str,
     installed: str,
@@ -111,34 +188,7 @@ def evaluate(
     listed: list[str],
 ) -> Verdict:
     """The verdict of one affected entry (its ranges and `versions`) for an installed version."""
-    parsed = versions.parse(scheme, installed)
-    if installed in listed or (
-        parsed is not None and any(versions.parse(scheme, v) == parsed for v in listed)
-    ):
-        fixed = _fixed_above(scheme, parsed, ranges)
-        return Verdict(AFFECTED, {"versions": "listed", "version": installed}, fixed=fixed)
-
-    unknown_reason = None
-    for entry in ranges:
-        range_type = entry.get("type")
-        if range_type not in VERSION_RANGE_TYPES:
-            continue
-        entry_scheme = range_scheme(range_type, scheme)
-        value = parsed if entry_scheme == scheme else versions.parse(entry_scheme, installed)
-        if value is None:
-            unknown_reason = f"installed version {installed!r} is not a {entry_scheme} version"
-            continue
-        status, text, fixed = in_range(entry_scheme, value, entry["events"])
-        if status == AFFECTED:
-            evidence = {"type": range_type, "range": text, "events": entry["events"]}
-            return Verdict(AFFECTED, evidence, fixed=fixed)
-        if status == UNKNOWN:
-            unknown_reason = (
-                f"a {range_type} range has a bound that is not a {entry_scheme} version"
-            )
-    if unknown_reason:
-        return Verdict(UNKNOWN, {}, reason=unknown_reason)
-    return Verdict(NOT_AFFECTED)
+    return Entry(scheme, ranges, listed).evaluate(installed)
 
 
 def _fixed_above(scheme: str, parsed: Any, ranges: list[dict[str, Any]]) -> str | None:

@@ -1,8 +1,9 @@
 """Version ordering per ecosystem: which scheme an ecosystem uses, and parsed, comparable values.
 
-PEP 440 comes from `packaging`; Debian, RPM, semver, Alpine, Maven, Go, RubyGems, NuGet and
-Composer from `univers`. Only vendor versions in NVD CPE data have no scheme of their own:
-see `vendor_key`.
+PEP 440 comes from `packaging`; RPM, semver, Alpine, Maven, Go, RubyGems, NuGet and Composer
+from `univers`. Debian versions are read by `univers` and ordered by a key of their own
+(`debian_key`), which compares as dpkg does without a Python call per comparison. Only
+vendor versions in NVD CPE data have no scheme of their own: see `vendor_key`.
 """
 
 from __future__ import annotations
@@ -99,9 +100,8 @@ def parse(scheme: str, text: str) -> Any | None:
     if scheme == VENDOR:
         return vendor_key(text)
     if scheme == DEBIAN:
-        # The Debian value itself: its comparisons skip the attrs wrapper's tuple compare.
         try:
-            return uv.DebianVersion(text).value
+            return debian_key(uv.DebianVersion(text).value)
         except (uv.InvalidVersion, ValueError, TypeError):
             return None
     kind = _UNIVERS.get(scheme)
@@ -147,3 +147,78 @@ def vendor_key(text: str) -> tuple[tuple[int, int | str], ...] | None:
     while len(key) > 1 and key[-1] == (1, 0):
         key.pop()
     return tuple(key)
+
+
+class DebianKey(tuple[Any, ...]):
+    """(epoch, upstream order, revision order, univers value): a Debian version as a tuple.
+
+    The first three items order as dpkg orders versions, so `<` and `>=` are tuple
+    comparisons in C. The last is univers' own value: equality and hashing stay univers'
+    (epoch, upstream and revision as written, so '1.0' != '1.00' although neither sorts
+    before the other), and it is only ever ordered when the first three are equal, where
+    univers agrees that neither is lower.
+    """
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return str(self[3])
+
+
+_DIGITS_OR_NOT = re.compile(r"[0-9]+|[^0-9]+")
+
+
+def _dpkg_char_order(char: str) -> int:
+    """dpkg's weight of a character outside a digit run: '~' lowest, then the end of the
+    run (0), then letters by ASCII code, then everything else after all letters."""
+    if char == "~":
+        return -1
+    if "A" <= char <= "Z" or "a" <= char <= "z":
+        return ord(char)
+    return ord(char) + 256
+
+
+def dpkg_order_key(text: str) -> tuple[int, ...]:
+    """A tuple that sorts like dpkg's comparison of upstream versions or revisions.
+
+    dpkg reads a version part as alternating runs of non-digits and digits, compares the
+    non-digit runs character by character by `_dpkg_char_order` (a run that ends weighs 0)
+    and the digit runs by value (an empty run is 0), and reads past the end of the shorter
+    string as more empty runs. Flattened, that is a sequence of weights, one per character
+    of a non-digit run and 0 at its end, one value per digit run, and after the string
+    zeros forever; two parts compare as those sequences do.
+
+    A Python tuple that ends sorts before any longer one, while dpkg's endless zeros sort
+    after a '~' (-1). So each element carries the sign of the first non-zero element after
+    it, packed as 3 * value + sign + 1: where one sequence has a 0 and the other the same
+    0, the sign says which way their continuations differ first, which is the way the
+    sequences compare. Trailing zeros are dropped and a final 1 (a 0 with nothing
+    non-zero after it) stands for the endless zeros.
+    """
+    flat: list[int] = []
+    runs = _DIGITS_OR_NOT.findall(text)
+    if runs and runs[0][0].isdigit():
+        flat.append(0)  # the string opens with an empty non-digit run
+    for run in runs:
+        if run[0].isdigit():
+            flat.append(int(run))
+        else:
+            flat.extend(_dpkg_char_order(char) for char in run)
+            flat.append(0)
+    while flat and flat[-1] == 0:
+        flat.pop()
+    packed = [1]
+    sign = 0
+    for value in reversed(flat):
+        packed.append(3 * value + sign + 1)
+        if value:
+            sign = 1 if value > 0 else -1
+    packed.reverse()
+    return tuple(packed)
+
+
+def debian_key(value: Any) -> DebianKey:
+    """The ordering key of a univers Debian version value (epoch, upstream, revision)."""
+    return DebianKey(
+        (value.epoch, dpkg_order_key(value.upstream), dpkg_order_key(value.revision), value)
+    )
