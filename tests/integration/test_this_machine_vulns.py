@@ -2,8 +2,11 @@
 shared PyPI advisories, end to end (inventory -> finding -> recommendation -> exposure).
 
 The expected findings come from an oracle that shares no code with the matcher: an OSV
-PyPI advisory lists every affected version explicitly, so an installed version is affected
-exactly when the advisory's `versions` list names it.
+PyPI advisory lists every affected version explicitly, so an installed version is listed
+exactly when the advisory's `versions` list names it. A package Debian installed (under
+/usr/lib/python3/dist-packages) is Debian's build, which may carry a backported fix PyPI's
+version does not show, so with no Debian advisory imported its findings are "unknown", each
+saying why; a package pip installed is affected.
 """
 
 from __future__ import annotations
@@ -30,16 +33,27 @@ pytestmark = pytest.mark.slow
 
 _LIST = (
     "import importlib.metadata as m, json;"
-    "print(json.dumps([[d.metadata['Name'], d.version] for d in m.distributions()]))"
+    "print(json.dumps([[d.metadata['Name'], d.version, str(d.locate_file(''))]"
+    " for d in m.distributions()]))"
 )
+# Where Debian's python3-* packages put their distributions; pip's own go to /usr/local.
+DEBIAN_PYTHON = "/usr/lib/python3/dist-packages"
+
+
+def _installed_with_paths() -> list[tuple[str, str, str]]:
+    out = subprocess.run(
+        [SYSTEM_PYTHON, "-I", "-c", _LIST], capture_output=True, text=True, check=True
+    ).stdout
+    return [(canonicalize_name(n), v, p) for n, v, p in json.loads(out) if n]
 
 
 def _installed() -> dict[str, str]:
     """What the system interpreter reports, as the agent's pip collector reads it."""
-    out = subprocess.run(
-        [SYSTEM_PYTHON, "-I", "-c", _LIST], capture_output=True, text=True, check=True
-    ).stdout
-    return {canonicalize_name(name): version for name, version in json.loads(out) if name}
+    return {name: version for name, version, _ in _installed_with_paths()}
+
+
+def _debian_managed() -> set[str]:
+    return {name for name, _, path in _installed_with_paths() if path == DEBIAN_PYTHON}
 
 
 def _oracle(installed: dict[str, str]) -> dict[str, tuple[str, set[str], list[str]]]:
@@ -127,14 +141,16 @@ def test_this_machines_vulnerable_python_packages_end_to_end(
         )
 
         def matched() -> list[dict[str, Any]] | None:
-            found = _all(api, f"/api/devices/{device}/vulnerabilities", match="affected")
+            found = _all(api, f"/api/devices/{device}/vulnerabilities")
             return found or None
 
         findings = wait_for(matched, 90, "findings from the agent's first inventory", 1.0)
     finally:
         stop(agent)
 
-    # Every advisory the oracle names is a finding of its package, and no other pip finding.
+    # Every advisory the oracle names is a finding of its package, and no other pip finding;
+    # Debian's packages are unknown with the reason, pip's own affected.
+    debian = _debian_managed()
     by_package: dict[str, set[str]] = {}
     for finding in findings:
         software = finding["software"]
@@ -142,14 +158,26 @@ def test_this_machines_vulnerable_python_packages_end_to_end(
             continue
         name = canonicalize_name(software["name"])
         assert software["version"] == oracle[name][0]
-        evidence = api.get(f"/api/devices/{device}/vulnerabilities/{finding['id']}").json()
-        ids = {e["advisory"] for e in evidence["evidence"]}
+        detail = api.get(f"/api/devices/{device}/vulnerabilities/{finding['id']}").json()
+        ids = {e["advisory"] for e in detail["evidence"]}
         by_package.setdefault(name, set()).update(ids)
+        if name in debian:
+            assert finding["match"] == "unknown", (name, finding["cve"])
+            told = " ".join(e["text"] for e in detail["evidence"])
+            assert "Not decided: the distribution's package" in told
+            assert "may be fixed by a distribution backport" in told
+        else:
+            assert finding["match"] == "affected", (name, finding["cve"])
     assert by_package == {name: ids for name, (_, ids, _) in oracle.items()}
 
-    # One recommendation per vulnerable package, to a version none of its advisories lists.
+    # One recommendation per package that is affected (pip's own), to a version none of its
+    # advisories lists; none for a package whose findings are undecided.
     recommendations = _all(api, f"/api/devices/{device}/recommendations", status="active")
+    recommended = {canonicalize_name(r["component"]) for r in recommendations}
+    assert not recommended & (set(oracle) & debian)
     for name, (version, ids, folders_of) in oracle.items():
+        if name in debian:
+            continue
         [rec] = [r for r in recommendations if canonicalize_name(r["component"]) == name]
         detail = api.get(f"/api/recommendations/{rec['id']}").json()
         fixed = detail["fixed_version"]
@@ -165,9 +193,14 @@ def test_this_machines_vulnerable_python_packages_end_to_end(
         assert fixed not in listed, f"{name}: {fixed} is itself listed as affected"
         assert rec["weakness_count"] >= len(ids)
 
-    # The exposure counts them and names what drives it.
+    # The exposure counts affected findings only: the undecided ones leave it untouched.
     security = api.get(f"/api/devices/{device}").json()["security"]
-    assert security["exposure_score"] > 0
-    assert security["exposure_level"] in ("low", "medium", "high")
     drivers = {canonicalize_name(d["software"]) for d in security["exposure"]["drivers"]}
-    assert drivers & set(oracle)
+    assert not drivers & debian
+    affected_here = set(oracle) - debian
+    if affected_here:
+        assert security["exposure_score"] > 0
+        assert drivers & affected_here
+    else:
+        assert security["exposure_score"] == 0
+        assert security["exposure_level"] == "low"

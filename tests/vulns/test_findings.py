@@ -223,6 +223,7 @@ def test_a_python_package_the_distribution_installed_is_decided_by_its_advisorie
     assert all(
         "distribution" not in e for (s, _), f in found.items() if s == pip for e in f.evidence
     )
+    assert {f.status for (s, _), f in found.items() if s == pip} == {"affected"}
     # Debian's fix of the first reached the installed package: no finding.
     assert {key for software, key in found if software == system} == {
         "CVE-2099-1002",
@@ -236,11 +237,14 @@ def test_a_python_package_the_distribution_installed_is_decided_by_its_advisorie
         "version": "38.0.4-3+deb12u1",
         "decided": "Debian:12 advisories find python3-cryptography affected too",
     }
+    # No Debian advisory names the third: PyPI's verdict can not stand for Debian's build.
     marked = found[(system, "CVE-2099-1003")]
+    assert marked.status == "unknown"
     assert (
         marked.evidence[0]["distribution"]["backport"] == "may be fixed by a distribution backport"
     )
     told = evidence.explain(marked.evidence[0], marked.installed_version).text
+    assert "Not decided: the distribution's package" in told
     assert "installed this package as python3-cryptography 38.0.4-3+deb12u1" in told
     assert "may be fixed by a distribution backport" in told
     assert (ids["python3-cryptography"], "CVE-2099-1002") in found

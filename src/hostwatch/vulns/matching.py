@@ -8,8 +8,8 @@ versions": it is reported as unknown, with the reason.
 
 A Python package the distribution installed (under /usr/lib/python3/...) is matched as
 PyPI's release of its version, but the distribution's advisories for the package that
-ships it decide where they name the vulnerability; elsewhere the finding says it may be
-fixed by a distribution backport (see _distribution_decides).
+ships it decide where they name the vulnerability; elsewhere the finding is unknown, saying
+it may be fixed by a distribution backport (see _distribution_decides).
 
 Only the candidates are read from the database: the affected rows of the packages
 installed (each evaluated once per advisory, then linked to its vulnerabilities), and the
@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 AFFECTED = "affected"
 UNKNOWN = "unknown"
 _IN_CHUNK = 5_000
+_UNDECIDED = "the distribution's package, and no imported advisory of the distribution decides it"
 
 
 @dataclass(frozen=True)
@@ -135,8 +136,8 @@ def _distribution_decides(
     on such a package can be wrong. Where the package that ships it (python3-<name>) is in
     the inventory and the distribution's advisories for its source package name the
     vulnerability, they decide: the PyPI match stays only if they find that package
-    affected (or can not tell) too. Otherwise the match stays, its evidence saying that the
-    package is the distribution's and may be fixed by a backport.
+    affected (or can not tell) too. Otherwise the match is unknown, not affected: its evidence
+    says the package is the distribution's and may be fixed by a backport.
     """
     managed = [
         item
@@ -173,7 +174,12 @@ def _distribution_decides(
                 continue  # the distribution's advisory finds its package fixed
             note = {**note, "decided": f"{key[0]} advisories find {provider.name} affected too"}
         else:
+            # PyPI's version says nothing of the distribution's patches, and no advisory of
+            # the distribution decides: unknown, listed with why, never counted as affected.
             note = {**note, "backport": "may be fixed by a distribution backport"}
+            undecided = {**match.evidence, "distribution": note, "reason": _UNDECIDED}
+            kept.append(replace(match, status=UNKNOWN, evidence=undecided))
+            continue
         kept.append(replace(match, evidence={**match.evidence, "distribution": note}))
     return kept
 
