@@ -340,10 +340,9 @@ def agent(
 
     `hostwatch agent release-isolation [--data-dir D]` releases an isolated device by hand,
     without the server.
-
-    `hostwatch agent` itself is routed to hostwatch.agent.main before this module loads
-    (see hostwatch.__main__); this command serves `--help` and callers of `app`.
     """
+    # `hostwatch agent` itself is routed to hostwatch.agent.main before this module loads
+    # (see hostwatch.__main__); this command serves `--help` and callers of `app`.
     from hostwatch.agent.main import run
 
     raise typer.Exit(run(server, enroll_token, data_dir, heartbeat_interval))

@@ -513,7 +513,19 @@ def test_release_isolation_command_releases_without_the_server(pair: Pair) -> No
 
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["removed"] is True
+    # The test's state dir holds no enrollment: the command says so rather than pass silently.
+    assert json.loads(done.stdout)["agent_state_found"] is False
     assert not (pair.state_dir / "isolation.json").exists()
+    plain = subprocess.run(
+        [*argv, "--data-dir", str(pair.state_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.startswith("no isolation was in place")
+    assert f"warning: no agent state in {pair.state_dir.resolve()}" in plain.stderr
     assert pair.fetch(pair.a, pair.b_ip, OTHER_PORT) == "b-other"
     assert pair.isolation("restore") is None  # the agent's next start leaves it released
     assert TABLE not in pair.nft(pair.a, "list", "tables")

@@ -91,17 +91,33 @@ def release_parser(prog: str) -> argparse.ArgumentParser:
 
 def release_isolation(data_dir: Path, as_json: bool = False) -> int:
     """Remove the isolation table and the agent's record of it; the process exit code."""
-    from hostwatch.agent.isolation import Isolation, IsolationError
+    from hostwatch.agent.isolation import STATE_FILE, Isolation, IsolationError
+    from hostwatch.agent.state import STATE_FILE as AGENT_STATE_FILE
 
+    # The table goes in any case; the record that would re-apply it lives in the data dir,
+    # so a wrong --data-dir must be said, not pass silently.
+    enrolled_here = (data_dir / AGENT_STATE_FILE).exists()
+    recorded = (data_dir / STATE_FILE).exists()
     try:
         evidence = Isolation(data_dir).release()
     except IsolationError as exc:
         print(f"isolation not released: {exc}", file=sys.stderr)
         return 1
+    evidence["data_dir"] = str(data_dir.resolve())
+    evidence["agent_state_found"] = enrolled_here
     if as_json:
         print(json.dumps(evidence))
     else:
         print(f"{evidence['detail']} ({evidence['table']})")
+        if not enrolled_here:
+            print(
+                f"warning: no agent state in {data_dir.resolve()}: if the agent keeps its state "
+                "elsewhere, run this again with that --data-dir, or its next start isolates "
+                "the device again",
+                file=sys.stderr,
+            )
+        elif recorded:
+            print(f"the agent's record of the isolation in {data_dir.resolve()} is removed")
     return 0
 
 

@@ -113,7 +113,9 @@ def required_role(action_type: str) -> Role:
 def check_role(role: Role, name: str, action_type: str) -> None:
     needed = required_role(action_type)
     if not role.allows(needed):
-        raise Forbidden(f"{action_type} needs the {needed.value} role; {name} is a {role.value}")
+        raise Forbidden(
+            f"{action_type} needs the {needed.value} role; {name} has the {role.value} role"
+        )
 
 
 def check_parameters(action_type: str, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -398,7 +400,9 @@ def report(
     before = action.state
     action.state = body.state
     action.started_at = action.started_at or now
-    if body.message is not None:
+    # A final report's message replaces the progress text ("started by agent ..."), even
+    # with nothing: a success does not go on saying it has started.
+    if body.message is not None or body.state != "running":
         action.message = body.message
     if body.state != "running":
         action.completed_at = now

@@ -7,8 +7,10 @@ export function ActionStateBadge({ state }: { state: string }) {
   const tone = actionStateTone(state);
   return (
     <Badge
+      // Fluent's "subtle" colour is white text meant for dark fills: an ended, neutral state
+      // (cancelled, expired) is an outlined informative badge instead, readable in both themes.
       appearance={tone === 'subtle' ? 'outline' : 'tint'}
-      color={tone === 'subtle' ? 'subtle' : tone}
+      color={tone === 'subtle' ? 'informative' : tone}
       shape="rounded"
       data-testid="action-state"
       data-state={state}

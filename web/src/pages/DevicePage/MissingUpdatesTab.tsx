@@ -9,7 +9,7 @@ import {
   tokens,
 } from '@fluentui/react-components';
 
-import { listMissingUpdates } from '../../api/client';
+import { getVulnerabilityCoverage, listMissingUpdates } from '../../api/client';
 import type {
   DeviceDetail,
   MissingAdvisory,
@@ -28,6 +28,7 @@ import { NotKnown } from '../../components/NotKnown/NotKnown';
 import type { QueryState } from '../../hooks/useApiQuery';
 import { useApiQuery } from '../../hooks/useApiQuery';
 import { MissingUpdateFlyout } from './MissingUpdateFlyout';
+import { advisoriesEmptyText } from './coverageText';
 import { updatesSummary } from './missingUpdates';
 
 const useStyles = makeStyles({
@@ -174,6 +175,11 @@ export function MissingUpdatesTab({ device }: { device: DeviceDetail }) {
     (signal) => listMissingUpdates(device.id, query, signal),
     [device.id, JSON.stringify(query)],
   );
+  const [coverageResult] = useApiQuery(
+    (signal) => getVulnerabilityCoverage(device.id, signal),
+    [device.id],
+  );
+  const coverage = coverageResult.status === 'ok' ? coverageResult.data : null;
   if (result.status === 'loading') return <LoadingState label="Loading missing updates…" />;
   if (result.status === 'error') {
     return (
@@ -241,7 +247,7 @@ export function MissingUpdatesTab({ device }: { device: DeviceDetail }) {
           onOpen={(a) => update({ item: a.id })}
           empty={
             <Body1 className={styles.empty} data-testid="advisories-empty">
-              No distribution advisory is missing for the installed packages.
+              {advisoriesEmptyText(coverage)}
             </Body1>
           }
         />

@@ -1,7 +1,7 @@
 import { Badge, Body1, Field, Select, makeStyles, tokens } from '@fluentui/react-components';
 import { useId } from 'react';
 
-import { listDeviceRecommendations } from '../../api/client';
+import { getVulnerabilityCoverage, listDeviceRecommendations } from '../../api/client';
 import type {
   DeviceDetail,
   RecommendationItem,
@@ -19,6 +19,7 @@ import { NotKnown } from '../../components/NotKnown/NotKnown';
 import { useApiQuery } from '../../hooks/useApiQuery';
 import { formatCount } from '../../lib/format';
 import { RecommendationFlyout } from './RecommendationFlyout';
+import { recommendationsEmptyText } from './coverageText';
 import {
   RECOMMENDATION_STATUSES,
   cvssText,
@@ -179,6 +180,11 @@ export function RecommendationsTab({
     (signal) => listDeviceRecommendations(device.id, query, signal),
     [device.id, JSON.stringify(query)],
   );
+  const [coverageResult] = useApiQuery(
+    (signal) => getVulnerabilityCoverage(device.id, signal),
+    [device.id],
+  );
+  const coverage = coverageResult.status === 'ok' ? coverageResult.data : null;
   const filtered = hasActiveFilters(state);
   const open = state.item === null ? null : Number(state.item);
 
@@ -216,9 +222,7 @@ export function RecommendationsTab({
         }
         empty={
           <Body1 className={styles.empty} data-testid="recommendations-empty">
-            {filtered
-              ? 'No recommendations match this filter.'
-              : 'No security recommendations: no installed product matches a known vulnerability.'}
+            {recommendationsEmptyText(coverage, filtered)}
           </Body1>
         }
       />

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 
 import type { Coverage } from '../../api/types';
-import { coverageLines, emptyText } from './coverageText';
+import {
+  advisoriesEmptyText,
+  coverageLines,
+  emptyText,
+  recommendationsEmptyText,
+} from './coverageText';
 
 const partial: Coverage = {
   assessed: true,
@@ -58,5 +63,29 @@ describe('emptyText', () => {
       'No known vulnerabilities in the software checked: no imported advisory matches it.',
     );
     expect(emptyText(partial, true)).toBe('No vulnerabilities match these filters.');
+  });
+});
+
+describe('recommendationsEmptyText and advisoriesEmptyText', () => {
+  it('say not assessed when the software was not checked', () => {
+    const none: Coverage = { assessed: false, groups: partial.groups.slice(0, 1) };
+    expect(recommendationsEmptyText(none, false)).toMatch(/^Not assessed/);
+    expect(advisoriesEmptyText(partial)).toBe(
+      'Not assessed: the distribution’s packages were not checked (not checked: no advisories for Debian:12 imported (hostwatch feeds import or update)).',
+    );
+  });
+
+  it('say clean only for what was checked', () => {
+    const checked: Coverage = {
+      assessed: true,
+      groups: [
+        { source: 'dpkg', matched_by: 'Debian:12', items: 3, checked: true, reason: 'checked' },
+      ],
+    };
+    expect(advisoriesEmptyText(checked)).toBe(
+      'No distribution advisory is missing for the installed packages.',
+    );
+    expect(recommendationsEmptyText(partial, false)).toMatch(/^No security recommendations/);
+    expect(recommendationsEmptyText(partial, true)).toBe('No recommendations match this filter.');
   });
 });

@@ -43,3 +43,23 @@ export function emptyText(coverage: Coverage | null, filtered: boolean): string 
   }
   return 'No known vulnerabilities in the software checked: no imported advisory matches it.';
 }
+
+/** The recommendations tab's empty state, which must not read as clean when nothing was checked. */
+export function recommendationsEmptyText(coverage: Coverage | null, filtered: boolean): string {
+  if (filtered) return 'No recommendations match this filter.';
+  if (coverage && !coverage.assessed) {
+    return 'Not assessed: no imported feed covers this device’s software, so there is nothing to recommend yet.';
+  }
+  return 'No security recommendations: no product checked matches a known vulnerability.';
+}
+
+/** The missing distribution advisories' empty state: only clean if the distribution's own
+ * packages were checked against its advisories. */
+export function advisoriesEmptyText(coverage: Coverage | null): string {
+  const system = coverage?.groups.filter((g) => g.source === 'dpkg' || g.source === 'rpm') ?? [];
+  const unchecked = system.find((g) => !g.checked);
+  if (unchecked) {
+    return `Not assessed: the distribution’s packages were not checked (${unchecked.reason}).`;
+  }
+  return 'No distribution advisory is missing for the installed packages.';
+}
