@@ -47,7 +47,7 @@ def test_device_list_filters_and_opens_a_profile(page: Page, stack: Stack, engin
     expect(page.get_by_test_id("devices-empty")).to_contain_text("No devices match")
     page.go_back()
     expect(rows(page)).to_have_count(1)
-    expect(rows(page).first).to_contain_text("Not computed yet")
+    expect(rows(page).first).to_contain_text("Not assessed")
     rows(page).first.click()
 
     page.wait_for_url(f"{stack.url}/devices/{web}")

@@ -54,8 +54,8 @@ def test_profile_of_this_machine_shows_each_section_and_its_software(
         expect(page.get_by_test_id("sidebar-tags")).to_contain_text("source:agent")
         expect(page.get_by_test_id("security-alerts")).to_have_text("0")
         expect(page.get_by_test_id("security-risk")).to_contain_text("None")
-        # Exposure comes with vulnerability matching.
-        expect(page.get_by_test_id("sidebar-security")).to_contain_text("Not computed yet")
+        # Exposure comes with vulnerability matching: no feed is imported here.
+        expect(page.get_by_test_id("sidebar-security")).to_contain_text("Not assessed")
         expect(page.get_by_test_id("detail-hostname")).to_have_text(socket.gethostname())
         expect(page.get_by_test_id("detail-os")).to_contain_text(_os_name())
         expect(page.get_by_test_id("detail-cpu")).to_contain_text("core")

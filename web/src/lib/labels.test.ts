@@ -34,7 +34,7 @@ describe('healthLabel', () => {
 
 describe('levelLabel', () => {
   it('says a missing level is not computed yet, with text and not colour alone', () => {
-    expect(levelLabel(null)).toBe('Not computed yet');
+    expect(levelLabel(null)).toBe('Not assessed');
     expect(levelColor(null)).toBe('subtle');
   });
 

@@ -5,8 +5,9 @@ import type { DeviceSource, ExposureLevel, HealthState, KnownFrom, RiskLevel } f
 export type BadgeColor = 'success' | 'warning' | 'danger' | 'severe' | 'informative' | 'subtle';
 
 export const UNKNOWN_LABEL = 'Unknown';
-/** Risk and exposure are rated by later analysis; until then they are not computed. */
-export const NOT_COMPUTED_LABEL = 'Not computed yet';
+/** Risk and exposure are rated by analysis; a device no analysis could rate (no inventory,
+ * or no imported feed that covers its software) is not assessed, which is not low. */
+export const NOT_COMPUTED_LABEL = 'Not assessed';
 
 const HEALTH_LABELS: Record<HealthState, string> = {
   active: 'Active',
