@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -21,7 +21,10 @@ def start_agent(
     enroll_token: str | None,
     heartbeat: float = 1.0,
     env: dict[str, str] | None = None,
+    prefix: Sequence[str] = (),
 ) -> subprocess.Popen[bytes]:
+    """`hostwatch agent` in a child process; `prefix` runs it through another command (e.g.
+    `ip netns exec NS`)."""
     env = {**os.environ, **(env or {})}
     if enroll_token:
         env["HOSTWATCH_ENROLL_TOKEN"] = enroll_token
@@ -29,6 +32,7 @@ def start_agent(
     try:
         return subprocess.Popen(
             [
+                *prefix,
                 sys.executable,
                 "-m",
                 "hostwatch",

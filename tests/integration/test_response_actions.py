@@ -147,30 +147,10 @@ def server(db_url: str, tmp_path: Path, net: Net) -> Iterator[ServerProcess]:
 
 
 def _start_agent(net: Net, server: ServerProcess, data_dir: Path, token: str | None) -> Any:
-    env = {**os.environ, "HOSTWATCH_AGENT_PROCESS_SOURCE": "poll"}
-    if token:
-        env["HOSTWATCH_ENROLL_TOKEN"] = token
-    log = open(data_dir.parent / "agent.log", "ab")  # noqa: SIM115
-    try:
-        return subprocess.Popen(
-            net.exec(
-                sys.executable,
-                "-m",
-                "hostwatch",
-                "agent",
-                "--server",
-                server.url,
-                "--data-dir",
-                str(data_dir),
-                "--heartbeat-interval",
-                "1",
-            ),
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    finally:
-        log.close()
+    """The agent inside the namespace; processes polled from /proc (the kernel's audit slot
+    is not this test's concern)."""
+    poll = {"HOSTWATCH_AGENT_PROCESS_SOURCE": "poll"}
+    return start_agent(server, data_dir, token, env=poll, prefix=net.exec())
 
 
 def _api(server: ServerProcess, role: str) -> httpx.Client:

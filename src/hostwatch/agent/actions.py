@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import queue
 import threading
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from hostwatch.agent.isolation import (
     url_needs_dns,
 )
 from hostwatch.agent.restriction import AppRestriction, RestrictionError
+from hostwatch.agent.state import write_private
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ class ActionRunner:
             if action is None:
                 path.unlink(missing_ok=True)
             else:
-                _write_private(path, json.dumps({"id": action.id, "type": action.type}))
+                write_private(path, json.dumps({"id": action.id, "type": action.type}))
         except OSError as exc:
             logger.error("cannot record the running action in %s: %s", path, exc)
 
@@ -315,19 +315,6 @@ class ActionRunner:
             [{"id": i, "report": r.model_dump(mode="json")} for i, r in self._reports]
         )
         try:
-            _write_private(path, body)
+            write_private(path, body)
         except OSError as exc:
             logger.error("cannot save action reports in %s: %s", path, exc)
-
-
-def _write_private(path: Path, body: str) -> None:
-    """Write a file only the agent's user can read, atomically and durably."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, body.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)

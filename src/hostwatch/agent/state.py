@@ -73,7 +73,6 @@ def load_state(data_dir: Path) -> AgentState | None:
 def save_state(data_dir: Path, state: AgentState) -> Path:
     """Write the state atomically, as a file only the agent's user can read."""
     path = data_dir / STATE_FILE
-    tmp = data_dir / f".{STATE_FILE}.tmp"
     body = json.dumps(
         {
             "device_id": state.device_id,
@@ -82,6 +81,15 @@ def save_state(data_dir: Path, state: AgentState) -> Path:
             "enrolled_at": state.enrolled_at.astimezone(UTC).isoformat(),
         }
     )
+    # Durable rename too, so a crash cannot leave an enrolled but stateless agent.
+    write_private(path, body)
+    return path
+
+
+def write_private(path: Path, body: str) -> None:
+    """Replace `path` with `body`, readable by the agent's user only, atomically and durably
+    (the content, then the rename)."""
+    tmp = path.with_name(f".{path.name}.tmp")
     tmp.unlink(missing_ok=True)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -90,10 +98,8 @@ def save_state(data_dir: Path, state: AgentState) -> Path:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    # Make the rename itself durable, so a crash cannot leave an enrolled but stateless agent.
-    dir_fd = os.open(data_dir, os.O_RDONLY)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
-    return path

@@ -114,6 +114,15 @@ def apply(query: Select[Any], key: SortKey, cursor: str | None, limit: int) -> S
     return query.limit(limit + 1)
 
 
+def check_position(cursor: str | None, offset: int | None) -> None:
+    """A page is asked for by a cursor (keyset) or by an offset (page numbers), not both."""
+    if cursor and offset:
+        raise InvalidInput(
+            "send either cursor or offset, not both",
+            errors=[{"field": "offset", "message": "cannot be combined with cursor"}],
+        )
+
+
 def parse_fields(given: Sequence[str] | None, fields: tuple[str, ...]) -> tuple[str, ...]:
     """A list's `fields` parameter: names repeated or comma-separated, from `fields` (`id` is
     always sent and may be named); all of them when none is given."""

@@ -138,11 +138,7 @@ def list_alerts(
     cursor: str | None = None,
     offset: int | None = None,
 ) -> schemas.AlertPage:
-    if cursor and offset:
-        raise InvalidInput(
-            "send either cursor or offset, not both",
-            errors=[{"field": "offset", "message": "cannot be combined with cursor"}],
-        )
+    paging.check_position(cursor, offset)
     if filters.device_id and session.get(Device, filters.device_id) is None:
         raise NotFound(f"no device with id {filters.device_id!r}")
     key = _sort_key(sort)

@@ -167,11 +167,7 @@ def _conditions(filters: DeviceFilters, settings: Settings, now: datetime) -> li
 
 
 def _check_paging(cursor: str | None, offset: int | None) -> None:
-    if cursor and offset:
-        raise InvalidInput(
-            "send either cursor or offset, not both",
-            errors=[{"field": "offset", "message": "cannot be combined with cursor"}],
-        )
+    paging.check_position(cursor, offset)
 
 
 def list_devices(

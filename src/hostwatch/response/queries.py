@@ -128,11 +128,7 @@ def list_actions(
     cursor: str | None = None,
     offset: int | None = None,
 ) -> schemas.ActionPage:
-    if cursor and offset:
-        raise InvalidInput(
-            "send either cursor or offset, not both",
-            errors=[{"field": "offset", "message": "cannot be combined with cursor"}],
-        )
+    paging.check_position(cursor, offset)
     if filters.device_id and session.get(Device, filters.device_id) is None:
         raise NotFound(f"no device with id {filters.device_id!r}")
     key = _sort_key(sort, now)

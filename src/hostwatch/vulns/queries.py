@@ -142,11 +142,7 @@ def list_vulnerabilities(
     cursor: str | None = None,
     offset: int | None = None,
 ) -> schemas.VulnerabilityPage:
-    if cursor and offset:
-        raise InvalidInput(
-            "send either cursor or offset, not both",
-            errors=[{"field": "offset", "message": "cannot be combined with cursor"}],
-        )
+    paging.check_position(cursor, offset)
     _device(session, device_id)
     now = utcnow()
     key = _sort_key(sort, now)

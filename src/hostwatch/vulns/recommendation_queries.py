@@ -131,11 +131,7 @@ def list_recommendations(
     cursor: str | None = None,
     offset: int | None = None,
 ) -> schemas.RecommendationPage:
-    if cursor and offset:
-        raise InvalidInput(
-            "send either cursor or offset, not both",
-            errors=[{"field": "offset", "message": "cannot be combined with cursor"}],
-        )
+    paging.check_position(cursor, offset)
     if session.get(Device, device_id) is None:
         raise NotFound(f"no device with id {device_id!r}")
     now = utcnow()
