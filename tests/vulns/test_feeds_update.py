@@ -156,7 +156,7 @@ def test_first_update_imports_all_and_the_second_gets_304s_and_writes_nothing(
     assert first["status"] == "partial"
     assert [p["message"] for f in first["per_file"] for p in f["problems"]] == [
         "skipped: line 17244: DSA-423: 'kernel-image-2.4.17-ia64' is not a Debian version",
-        "skipped: a vulnerability without a CVE id ('CVE-2024-21626M')",
+        "skipped: a vulnerability with a malformed CVE id 'CVE-2024-21626M'",
     ]
     assert _count(engine) == 17537 + 313
     # Records remember the URL they came from, not a temporary file.

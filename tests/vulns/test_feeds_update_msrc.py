@@ -112,9 +112,9 @@ def test_the_first_update_imports_every_month_and_the_second_fetches_nothing(
         (INDEX, "application/json"),
         *((document_path(m), "application/xml") for m in RECORDS),
     ]
-    # February's one vulnerability without a CVE id is named and skipped; the month is read.
+    # February's one vulnerability with a malformed CVE id is named and skipped; the month is read.
     assert [p["message"] for f in first["per_file"] for p in f["problems"]] == [
-        "skipped: a vulnerability without a CVE id ('CVE-2024-21626M')"
+        "skipped: a vulnerability with a malformed CVE id 'CVE-2024-21626M'"
     ]
     with sessions() as session:
         source = session.scalar(

@@ -43,7 +43,7 @@ def test_imported_documents_give_a_windows_10_device_its_missing_updates(
     # One record per CVE and month; the one bad CVE id of February is reported, not stored.
     assert first["records_by_feed"] == {"msrc": 51 + 85 + 96 + 81}
     problems = [p["message"] for f in first["per_file"] for p in f["problems"]]
-    assert problems == ["skipped: a vulnerability without a CVE id ('CVE-2024-21626M')"]
+    assert problems == ["skipped: a vulnerability with a malformed CVE id 'CVE-2024-21626M'"]
     assert again["added"] == 0 and again["unchanged"] == first["added"]
 
     device = _device(

@@ -92,9 +92,14 @@ def security_info(session: Session, device_id: str) -> Security:
                 Alert.severity.in_(setting),
             )
             .order_by(Alert.last_activity.desc(), Alert.id)
-            .limit(MAX_REASONS)
+            .limit(MAX_REASONS * 20)
         )
-        reasons = [RiskReason(alert_id, title, severity) for alert_id, title, severity in rows]
+        # One reason per rule title, its newest alert: five alerts of one rule on five
+        # processes are one reason, not five lines saying the same.
+        newest: dict[str, RiskReason] = {}
+        for alert_id, title, severity in rows:
+            newest.setdefault(title, RiskReason(alert_id, title, severity))
+        reasons = list(newest.values())[:MAX_REASONS]
     open_incidents = (
         session.scalar(
             select(func.count(distinct(Incident.id)))

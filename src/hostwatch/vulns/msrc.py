@@ -300,7 +300,8 @@ def _document(
 
 def _cve(document: Document, cve_id: str, name: str) -> Cve | None:
     if not _CVE.match(cve_id):
-        document.skipped.append(f"a vulnerability without a CVE id ({cve_id!r})")
+        what = "no CVE id" if not cve_id.strip() else f"a malformed CVE id {cve_id!r}"
+        document.skipped.append(f"a vulnerability with {what}")
         return None
     return document.cves.setdefault(cve_id, Cve(cve=cve_id, title=""))
 
