@@ -158,6 +158,7 @@ def test_responder_requests_isolation_sees_it_waiting_and_cancels_it(
     expect(page.get_by_test_id("action-isolate")).to_be_enabled()
     # Restriction: a malformed hash is named before anything is sent.
     page.get_by_test_id("action-restrict-app").click()
+    page.get_by_test_id("restrict-scope").fill("/opt/tools\n/srv/apps")
     page.get_by_test_id("restrict-sha256").fill("deadbeef")
     page.get_by_test_id("restrict-paths").fill("/opt/tools/scanner")
     page.get_by_test_id("action-comment").fill("stop the dropper")
@@ -169,6 +170,14 @@ def test_responder_requests_isolation_sees_it_waiting_and_cancels_it(
         re.compile("App restriction requested — waiting for the device")
     )
     expect(page.get_by_test_id("containment-restriction")).to_have_text("Not reported yet")
+    # The agent gets the scope as typed, the hash lower-cased.
+    [delivered] = agent.heartbeat()
+    assert delivered["type"] == "restrict_app_execution"
+    assert delivered["parameters"] == {
+        "allow_sha256": ["ab" * 32],
+        "allow_paths": ["/opt/tools/scanner"],
+        "scope": ["/opt/tools", "/srv/apps"],
+    }
 
 
 def test_device_reads_isolated_only_once_its_agent_verifies_it(page: Page, stack: Stack) -> None:

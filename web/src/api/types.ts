@@ -181,6 +181,8 @@ export interface IsolateParameters {
 export interface RestrictParameters {
   allow_sha256: string[];
   allow_paths: string[];
+  /** Directories or mount points to enforce on; left out, every local filesystem. */
+  scope?: string[];
 }
 
 /**

@@ -11,16 +11,13 @@ interface RestrictDialogProps {
   onRequested: (action: ActionDetail) => void;
 }
 
-/**
- * Ask the agent to let only allowed executables start.
- * Limitation: RestrictParameters' `scope` (directories to enforce on) is not offered; the
- * agent enforces on every local filesystem it can mark.
- */
+/** Ask the agent to let only allowed executables start, where the scope says. */
 export function RestrictDialog({ device, onClose, onRequested }: RestrictDialogProps) {
   const [hashes, setHashes] = useState('');
   const [paths, setPaths] = useState('');
+  const [scope, setScope] = useState('');
   const [checked, setChecked] = useState(false);
-  const form = restrictParameters(hashes, paths);
+  const form = restrictParameters(hashes, paths, scope);
   const errors = checked ? form.errors : {};
 
   return (
@@ -44,6 +41,19 @@ export function RestrictDialog({ device, onClose, onRequested }: RestrictDialogP
         </Body1>
       }
     >
+      <Field
+        label="Where to enforce"
+        hint="Directories or mount points, one absolute path per line. Left empty, every local filesystem of the device."
+        validationState={errors['scope'] ? 'error' : 'none'}
+        validationMessage={errors['scope']}
+      >
+        <Textarea
+          value={scope}
+          onChange={(_, data) => setScope(data.value)}
+          resize="vertical"
+          data-testid="restrict-scope"
+        />
+      </Field>
       <Field
         label="Allowed SHA-256 hashes"
         hint="One per line, 64 hexadecimal digits."

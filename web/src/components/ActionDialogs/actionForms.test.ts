@@ -61,6 +61,17 @@ describe('restrictParameters', () => {
     expect(result.errors['allow_sha256']).toContain('“not-a-hash”');
     expect(result.errors['allow_paths']).toContain('“bin/tool”');
   });
+
+  it('sends a scope only when one is given, and refuses a relative one', () => {
+    const scoped = restrictParameters('', '', '/srv/apps\n\n/home ');
+    expect(scoped.parameters).toEqual({
+      allow_sha256: [],
+      allow_paths: [],
+      scope: ['/srv/apps', '/home'],
+    });
+    expect(scoped.errors).toEqual({});
+    expect(restrictParameters('', '', 'apps').errors['scope']).toContain('“apps”');
+  });
 });
 
 describe('commentError', () => {

@@ -3,7 +3,13 @@
 import type { IsolateParameters, RestrictParameters } from '../../api/types';
 
 /** Limits of hostwatch.protocol's IsolateParameters and RestrictParameters. */
-export const LIMITS = { users: 64, cgroups: 64, sha256: 10_000, paths: 1_000 } as const;
+export const LIMITS = {
+  users: 64,
+  cgroups: 64,
+  sha256: 10_000,
+  paths: 1_000,
+  scope: 64,
+} as const;
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
@@ -57,9 +63,11 @@ export function isolateParameters(
 export function restrictParameters(
   sha256Text: string,
   pathsText: string,
+  scopeText = '',
 ): FormResult<RestrictParameters> {
   const hashes = parseLines(sha256Text).map((hash) => hash.toLowerCase());
   const paths = parseLines(pathsText);
+  const scope = parseLines(scopeText);
   const errors: Record<string, string> = {};
   const bad = hashes.find((hash) => !SHA256.test(hash));
   if (bad !== undefined) {
@@ -73,7 +81,16 @@ export function restrictParameters(
   }
   const manyPaths = tooMany(paths, LIMITS.paths, 'paths');
   if (manyPaths) errors['allow_paths'] = manyPaths;
-  return { parameters: { allow_sha256: hashes, allow_paths: paths }, errors };
+  const relativeScope = scope.find((path) => !path.startsWith('/'));
+  if (relativeScope !== undefined) {
+    errors['scope'] = `“${relativeScope.slice(0, 80)}” is not an absolute path.`;
+  }
+  const manyScope = tooMany(scope, LIMITS.scope, 'places');
+  if (manyScope) errors['scope'] = manyScope;
+  const parameters: RestrictParameters = { allow_sha256: hashes, allow_paths: paths };
+  // No scope sent means every local filesystem, as the dialog says.
+  if (scope.length > 0) parameters.scope = scope;
+  return { parameters, errors };
 }
 
 /** The comment every containment action needs, trimmed; an error when it is blank. */
