@@ -158,6 +158,9 @@ def _os_family() -> str:
     if sys.platform.startswith("linux"):
         return "linux"
     if sys.platform == "win32":
+        # Limitation: on Windows the agent reports the family and platform's version only;
+        # the full build with its revision, the edition and the installed hotfixes, which
+        # missing-KB assessment needs, come from osquery's os_version and patches tables.
         return "windows"
     if sys.platform == "darwin":
         return "macos"
