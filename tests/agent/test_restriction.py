@@ -96,9 +96,11 @@ def make(tmp_path: Path) -> Iterator[Callable[..., AppRestriction]]:
     made: list[AppRestriction] = []
 
     def build(state: Path | None = None, **kwargs: object) -> AppRestriction:
-        made.append(
-            AppRestriction(state or tmp_path / "state", kwargs.pop("sink", Blocked()), **kwargs)  # type: ignore[arg-type]
+        sink = kwargs.pop("sink", Blocked())
+        restriction = AppRestriction(  # type: ignore[arg-type]
+            state or tmp_path / "state", sink, **kwargs
         )
+        made.append(restriction)
         return made[-1]
 
     try:
